@@ -1,0 +1,126 @@
+"""Vietnamese text normalisation and matching keys: the only copy.
+
+Three layers, each used for one purpose:
+
+* :func:`nfc` — what is stored and shown: Unicode NFC (UAX #15), with the
+  Icelandic eth (``Ð``/``ð``, U+00D0/U+00F0) that some keyboards type for
+  ``Đ``/``đ`` read as the Vietnamese letter.
+* :func:`syllable_key` — what accented text is compared by: case-folded, the
+  five tone marks lifted off the vowel they sit on and written after the
+  syllable, so that the old and new tone placements are equal
+  (``hoà`` = ``hòa``, ``tuý`` = ``túy``, ``khoẻ`` = ``khỏe``), which NFC alone
+  does not do. Vowel-quality marks (ă â ê ô ơ ư) and đ stay: ``ma túy`` and
+  ``mà tùy`` keep different keys.
+* :func:`fold` — what text typed without diacritics is compared by: every
+  mark removed and đ → d. Folding makes different words collide
+  (``đuối nước``/``dưới nước``), so it is used only for text that has no
+  diacritics to begin with (see :func:`analyse`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "Token",
+    "analyse",
+    "fold",
+    "has_diacritics",
+    "nfc",
+    "search_form",
+    "syllable_key",
+    "tokens",
+]
+
+_ETH = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
+_TONES = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": "5"}
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PLAIN_LINE_MIN_TOKENS = 4
+_PLAIN_DOC_RATIO = 0.05
+
+
+def nfc(text: str) -> str:
+    """NFC-normalise ``text``, read Ð/ð as Đ/đ and drop C0 control characters."""
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text).translate(_ETH))
+
+
+@lru_cache(maxsize=65536)
+def syllable_key(word: str) -> str:
+    """The tone-placement-independent, case-free key of one syllable."""
+    decomposed = unicodedata.normalize("NFD", word.translate(_ETH).casefold())
+    tone = ""
+    base = []
+    for char in decomposed:
+        mark = _TONES.get(char)
+        if mark is None:
+            base.append(char)
+        else:
+            tone = mark
+    return unicodedata.normalize("NFC", "".join(base)) + tone
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """Strip every diacritic and case: the form of text typed without marks."""
+    decomposed = unicodedata.normalize("NFD", word.translate(_ETH).casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.replace("\u0111", "d")
+
+
+@lru_cache(maxsize=65536)
+def _marked(word: str) -> bool:
+    return fold(word) != word.casefold()
+
+
+def has_diacritics(text: str) -> bool:
+    """True when any word of ``text`` carries a Vietnamese mark or đ."""
+    return any(_marked(w) for w in tokens(text))
+
+
+def tokens(text: str) -> list[str]:
+    """The words (syllables) of ``text``: runs of letters and digits."""
+    return _WORD.findall(text)
+
+
+def search_form(text: str) -> str:
+    """NFC and case-folded: the form regular-expression rules run against."""
+    return nfc(text).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One syllable ready for matching.
+
+    ``plain`` marks a syllable from text typed without diacritics; such a
+    token is compared by ``folded``, any other by ``key``.
+    """
+
+    key: str
+    folded: str
+    plain: bool
+
+
+def analyse(text: str) -> tuple[Token, ...]:
+    """Split ``text`` into matchable syllables, deciding per line whether it was typed plain.
+
+    A line of four words or more with no diacritic at all is plain. A shorter
+    line (a signature, a heading such as "STEM") takes the whole text's mode:
+    plain when fewer than 5% of its words carry a mark.
+    """
+    lines = [tokens(line) for line in text.splitlines()]
+    words = [w for line in lines for w in line]
+    if not words:
+        return ()
+    doc_plain = sum(1 for w in words if _marked(w)) < _PLAIN_DOC_RATIO * len(words)
+    out: list[Token] = []
+    for line in lines:
+        if not line:
+            continue
+        marked = any(_marked(w) for w in line)
+        plain = not marked and (len(line) >= _PLAIN_LINE_MIN_TOKENS or doc_plain)
+        out.extend(Token(syllable_key(w), fold(w), plain) for w in line)
+    return tuple(out)
