@@ -1,0 +1,334 @@
+"""Classify one message: sender role and group, kind, plan topics, urgency.
+
+The steps run in a fixed order, each a small named function, and each adds
+its reasons to the trace that ``mailbot classify`` shows (Mailman's rule
+chain, without its shared mutable state):
+
+1. ``automatic`` — header tests (:mod:`mailbot.core.automatic`);
+2. ``trust`` — our receiving server's DMARC verdict (:mod:`mailbot.core.trust`);
+3. ``role`` — the roster, known parents, role domains, then parent phrases;
+4. ``kind`` — an ordered chain: auto, unverified, directive, approval,
+   media, then submission against feedback by weighted phrases;
+5. ``topics`` — the plan's sections I–XII by weighted phrases, the subject
+   counting most;
+6. ``urgent`` — incident signals, damped by prevention and training context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailbot.core.automatic import automatic_reasons
+from mailbot.core.matching import Match, PhraseSet
+from mailbot.core.model import Classification, Kind, Mail, Role
+from mailbot.core.rules import RuleSet
+from mailbot.core.text import Token, analyse, tokens
+from mailbot.core.trust import TrustPolicy, TrustVerdict, trust_verdict
+
+__all__ = ["Evidence", "classify", "gather"]
+
+_CONTENT_KINDS: frozenset[Kind] = frozenset({"submission", "media", "feedback"})
+_STAFF_ROLES: frozenset[Role] = frozenset({"leadership", "it", "teacher", "staff"})
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the steps read, computed once per message."""
+
+    mail: Mail
+    subject: tuple[Token, ...]
+    text: tuple[Token, ...]
+    attachment: tuple[Token, ...]
+    words: int
+    automatic: tuple[str, ...]
+    trust: TrustVerdict
+
+
+def gather(mail: Mail, rules: RuleSet, policy: TrustPolicy) -> Evidence:
+    """Analyse the message's text once, for every later step."""
+    return Evidence(
+        mail=mail,
+        subject=analyse(mail.subject),
+        text=analyse(mail.text),
+        attachment=analyse(mail.attachment_text),
+        words=len(tokens(mail.text)),
+        automatic=automatic_reasons(mail, rules.automatic),
+        trust=trust_verdict(mail, policy),
+    )
+
+
+def classify(mail: Mail, rules: RuleSet, policy: TrustPolicy | None = None) -> Classification:
+    """Label ``mail`` with the school's schema; ``reasons`` say which rules fired."""
+    ev = gather(mail, rules, policy or TrustPolicy())
+    reasons: list[str] = []
+    role, group = _role(ev, rules, reasons)
+    kind = _kind(ev, rules, role, reasons)
+    topics = _topics(ev, rules, reasons) if kind in _CONTENT_KINDS else ()
+    urgent = _urgent(ev, rules, reasons) if kind in _CONTENT_KINDS else False
+    return Classification(
+        role=role,
+        group=group,
+        kind=kind,
+        topics=topics,
+        urgent=urgent,
+        reasons=tuple(reasons),
+        verified=ev.trust.verified,
+        automatic=bool(ev.automatic),
+    )
+
+
+# --- role -------------------------------------------------------------------
+
+
+RoleFound = tuple[Role, str | None, str]
+RoleStep = Callable[[Evidence, RuleSet], RoleFound | None]
+
+
+def _role(ev: Evidence, rules: RuleSet, reasons: list[str]) -> tuple[Role, str | None]:
+    for step in _ROLE_CHAIN:
+        found = step(ev, rules)
+        if found is not None:
+            role, group, why = found
+            reasons.append(f"role: {role} ({why})")
+            return role, group
+    sender = ev.mail.sender.addr if ev.mail.sender else "the sender"
+    reasons.append(f"role: unknown ({sender} is on no list)")
+    return "unknown", None
+
+
+def _role_automatic(ev: Evidence, rules: RuleSet) -> RoleFound | None:
+    return ("unknown", None, f"automatic: {', '.join(ev.automatic)}") if ev.automatic else None
+
+
+def _role_unverified(ev: Evidence, rules: RuleSet) -> RoleFound | None:
+    if ev.mail.sender is None or not ev.trust.verified:
+        return "unknown", None, f"unverified sender: {ev.trust.reason}"
+    return None
+
+
+def _role_roster(ev: Evidence, rules: RuleSet) -> RoleFound | None:
+    addr = ev.mail.sender.addr if ev.mail.sender else ""
+    person = rules.staff.get(addr)
+    if person is None:
+        return None
+    return person.role, person.group, f"roster: {addr}, group {person.group}"
+
+
+def _role_parent(ev: Evidence, rules: RuleSet) -> RoleFound | None:
+    addr = ev.mail.sender.addr if ev.mail.sender else ""
+    return ("parent", None, f"known parent: {addr}") if addr in rules.parents else None
+
+
+def _role_domain(ev: Evidence, rules: RuleSet) -> RoleFound | None:
+    domain = ev.mail.sender.domain if ev.mail.sender else ""
+    for entry in rules.domains:
+        if domain == entry.domain or domain.endswith("." + entry.domain):
+            return entry.role, None, f"domain {entry.domain}"
+    return None
+
+
+def _role_says_parent(ev: Evidence, rules: RuleSet) -> RoleFound | None:
+    found = _found(rules.parent_phrases, ev.text, ev.mail.text)
+    return ("parent", None, f"writer presents as a parent: {_names(found)}") if found else None
+
+
+_ROLE_CHAIN: tuple[RoleStep, ...] = (
+    _role_automatic,
+    _role_unverified,
+    _role_roster,
+    _role_parent,
+    _role_domain,
+    _role_says_parent,
+)
+
+
+# --- kind -------------------------------------------------------------------
+
+KindStep = Callable[[Evidence, RuleSet, Role, list[str]], Kind | None]
+
+
+def _kind(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind:
+    for step in _KIND_CHAIN:
+        kind = step(ev, rules, role, reasons)
+        if kind is not None:
+            return kind
+    reasons.append("kind: other (no rule fired)")
+    return "other"
+
+
+def _kind_auto(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
+    if ev.automatic:
+        reasons.append(f"kind: auto ({', '.join(ev.automatic)})")
+        return "auto"
+    return None
+
+
+def _kind_unverified(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
+    if not ev.trust.verified:
+        reasons.append("kind: other (unverified sender is never filed as content)")
+        return "other"
+    return None
+
+
+def _kind_directive(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
+    if role == "department":
+        reasons.append("kind: directive (from the department)")
+        return "directive"
+    return None
+
+
+def _kind_approval(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
+    if role != "leadership":
+        return None
+    found = _found(rules.kinds.approval, ev.text, ev.mail.text)
+    found += _found(rules.kinds.approval, ev.subject, ev.mail.subject)
+    if found and (_is_reply(ev.mail) or ev.words <= rules.kinds.media_max_words):
+        reasons.append(f"kind: approval (leadership wrote {_names(found)})")
+        return "approval"
+    return None
+
+
+def _kind_media(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
+    k = rules.kinds
+    pictures = [a for a in ev.mail.attachments if (a.is_image or a.is_video) and a.size >= 10_000]
+    links = _found(k.media, ev.text, ev.mail.text) + _found(k.media, ev.subject, ev.mail.subject)
+    if not pictures and not links:
+        return None
+    if ev.words > k.media_max_words or _documents(ev, rules):
+        return None
+    if _score(_found(k.submission, ev.subject, ev.mail.subject)) >= 3 and not pictures:
+        return None
+    what = f"{len(pictures)} photos/videos" if pictures else _names(links)
+    reasons.append(f"kind: media ({what}, {ev.words} words of text)")
+    return "media"
+
+
+def _kind_content(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
+    sub, sub_why = _submission_score(ev, rules, role)
+    fb, fb_why = _feedback_score(ev, rules, role)
+    if sub <= 0 and fb <= 0:
+        return None
+    kind: Kind = "submission" if sub > fb else "feedback"
+    reasons.append(f"kind: {kind} (submission {sub:g}: {sub_why}; feedback {fb:g}: {fb_why})")
+    return kind
+
+
+def _submission_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
+    s = rules.scoring
+    subject = _found(rules.kinds.submission, ev.subject, ev.mail.subject)
+    text = _found(rules.kinds.submission, ev.text, ev.mail.text)
+    score = s.subject * _score(subject) + s.text * _score(text)
+    why = [_names(subject + text)] if subject or text else []
+    if _documents(ev, rules):
+        score += 4
+        why.append("a document attached")
+    writer = role in _STAFF_ROLES or role == "student"
+    if writer and ev.words >= rules.kinds.submission_min_words:
+        score += 2
+        why.append(f"{ev.words} words from {role}")
+    return score, "; ".join(why) or "-"
+
+
+def _feedback_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
+    s = rules.scoring
+    subject = _found(rules.kinds.feedback, ev.subject, ev.mail.subject)
+    text = _found(rules.kinds.feedback, ev.text, ev.mail.text)
+    score = s.subject * _score(subject) + s.text * _score(text)
+    why = [_names(subject + text)] if subject or text else []
+    if role in ("parent", "unknown"):
+        score += 1
+        why.append(f"sender is {role}")
+    questions = ev.mail.text.count("?")
+    if questions:
+        score += min(questions, 3) * 0.5
+        why.append(f"{questions} question marks")
+    return score, "; ".join(why) or "-"
+
+
+_KIND_CHAIN: tuple[KindStep, ...] = (
+    _kind_auto,
+    _kind_unverified,
+    _kind_directive,
+    _kind_approval,
+    _kind_media,
+    _kind_content,
+)
+
+
+def _documents(ev: Evidence, rules: RuleSet) -> bool:
+    types = rules.kinds.document_types
+    return any(a.text or a.name.lower().endswith(types) for a in ev.mail.attachments)
+
+
+def _is_reply(mail: Mail) -> bool:
+    return bool(mail.in_reply_to or mail.references) or mail.subject.lower().startswith("re")
+
+
+# --- topics -----------------------------------------------------------------
+
+
+def _topics(ev: Evidence, rules: RuleSet, reasons: list[str]) -> tuple[str, ...]:
+    s = rules.scoring
+    scored: list[tuple[float, str, str]] = []
+    for topic in rules.topics:
+        found_s = _found(topic.phrases, ev.subject, ev.mail.subject)
+        found_t = _found(topic.phrases, ev.text, ev.mail.text)
+        found_a = _found(topic.phrases, ev.attachment, ev.mail.attachment_text)
+        total = (
+            s.subject * _score(found_s, s.max_repeats)
+            + s.text * _score(found_t, s.max_repeats)
+            + s.attachment * _score(found_a, s.max_repeats)
+        )
+        if total > 0:
+            scored.append((total, topic.numeral, _names(found_s + found_t + found_a)))
+    scored.sort(key=lambda item: -item[0])
+    if not scored:
+        reasons.append("topic: none (no topic phrase found)")
+        return ()
+    best = scored[0][0]
+    kept = [t for t in scored if t[0] >= s.topic_min and t[0] >= s.topic_keep_ratio * best]
+    kept = kept or scored[:1]
+    for total, numeral, names in kept:
+        reasons.append(f"topic {numeral}: {total:g} ({names})")
+    return tuple(numeral for _, numeral, _ in kept)
+
+
+# --- urgency ----------------------------------------------------------------
+
+
+def _urgent(ev: Evidence, rules: RuleSet, reasons: list[str]) -> bool:
+    u = rules.urgent
+    signals = _found(u.signals, ev.subject, ev.mail.subject) + _found(
+        u.signals, ev.text, ev.mail.text
+    )
+    if not signals:
+        return False
+    dampers = _found(u.dampers, ev.subject, ev.mail.subject) + _found(
+        u.dampers, ev.text, ev.mail.text
+    )
+    score = _score(signals, 2) - u.damper_weight * _score(dampers, 2)
+    urgent = score >= u.threshold
+    damped = f"; damped by {_names(dampers)}" if dampers else ""
+    verdict = "urgent" if urgent else "not urgent"
+    reasons.append(f"{verdict}: {score:g} (signals {_names(signals)}{damped})")
+    return urgent
+
+
+# --- shared helpers ---------------------------------------------------------
+
+
+def _found(phrases: PhraseSet, analysed: tuple[Token, ...], raw: str) -> list[Match]:
+    return phrases.find(analysed, raw) if phrases else []
+
+
+def _score(found: list[Match], cap: int = 1) -> float:
+    return sum(m.phrase.weight * min(m.count, cap) for m in found)
+
+
+def _names(found: list[Match]) -> str:
+    parts = []
+    for m in sorted(found, key=lambda m: -m.phrase.weight * m.count):
+        times = f"×{m.count}" if m.count > 1 else ""
+        parts.append(f"{m.phrase.text}{times}")
+    return ", ".join(parts)

@@ -1,0 +1,116 @@
+"""Whole-syllable phrase matching over analysed Vietnamese text.
+
+A :class:`PhraseSet` is compiled once from the rules and then scans a text's
+tokens in one pass: each phrase is indexed by its first syllable, so the cost
+is linear in the text, whatever the number of phrases. A phrase matches whole
+syllables only ("ma" never matches inside "mang"), by the tone-placement-free
+key for accented text and by the folded form for text typed plain (see
+:mod:`mailbot.core.text`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mailbot.core.text import Token, analyse, fold, search_form, syllable_key, tokens
+
+__all__ = ["Match", "Phrase", "PhraseSet", "compile_phrases"]
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """One keyword or phrase from a rule file, with its weight and label."""
+
+    text: str
+    weight: float
+    label: str
+    keys: tuple[str, ...] = field(default=(), repr=False)
+    folded: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One phrase found ``count`` times in a text."""
+
+    phrase: Phrase
+    count: int
+
+
+def _phrase(text: str, weight: float, label: str) -> Phrase:
+    words = tokens(text)
+    return Phrase(
+        text=text,
+        weight=weight,
+        label=label,
+        keys=tuple(syllable_key(w) for w in words),
+        folded=tuple(fold(w) for w in words),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseSet:
+    """Phrases indexed by first syllable, plus regular expressions.
+
+    Regular expressions run on the NFC, case-folded text, for the few rules
+    that need more than a phrase (numbers, links, reference codes).
+    """
+
+    by_key: dict[str, tuple[Phrase, ...]]
+    by_fold: dict[str, tuple[Phrase, ...]]
+    regexes: tuple[tuple[re.Pattern[str], Phrase], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.by_key or self.regexes)
+
+    def find(self, analysed: tuple[Token, ...], raw: str = "") -> list[Match]:
+        """Every phrase found in ``analysed`` (and every regex in ``raw``), with counts."""
+        counts: dict[Phrase, int] = {}
+        for i, tok in enumerate(analysed):
+            index = self.by_fold if tok.plain else self.by_key
+            for phrase in index.get(tok.folded if tok.plain else tok.key, ()):
+                if _matches_at(phrase, analysed, i):
+                    counts[phrase] = counts.get(phrase, 0) + 1
+        if raw and self.regexes:
+            folded = search_form(raw)
+            for pattern, phrase in self.regexes:
+                n = len(pattern.findall(folded))
+                if n:
+                    counts[phrase] = counts.get(phrase, 0) + n
+        return [Match(p, n) for p, n in counts.items()]
+
+    def search(self, text: str) -> list[Match]:
+        """Convenience: analyse ``text`` and find phrases in it."""
+        return self.find(analyse(text), text)
+
+
+def _matches_at(phrase: Phrase, analysed: tuple[Token, ...], start: int) -> bool:
+    if start + len(phrase.keys) > len(analysed):
+        return False
+    for offset, (key, folded) in enumerate(zip(phrase.keys, phrase.folded, strict=True)):
+        tok = analysed[start + offset]
+        if (tok.folded != folded) if tok.plain else (tok.key != key):
+            return False
+    return True
+
+
+def compile_phrases(
+    entries: Iterable[tuple[str, float, str]],
+    regexes: Iterable[tuple[re.Pattern[str], float, str]] = (),
+) -> PhraseSet:
+    """Build a :class:`PhraseSet` from ``(text, weight, label)`` entries."""
+    by_key: dict[str, list[Phrase]] = {}
+    by_fold: dict[str, list[Phrase]] = {}
+    for text, weight, label in entries:
+        phrase = _phrase(text, weight, label)
+        if not phrase.keys:
+            continue
+        by_key.setdefault(phrase.keys[0], []).append(phrase)
+        by_fold.setdefault(phrase.folded[0], []).append(phrase)
+    compiled = tuple((pat, Phrase(pat.pattern, w, label)) for pat, w, label in regexes)
+    return PhraseSet(
+        by_key={k: tuple(v) for k, v in by_key.items()},
+        by_fold={k: tuple(v) for k, v in by_fold.items()},
+        regexes=compiled,
+    )

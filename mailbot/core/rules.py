@@ -1,0 +1,158 @@
+"""The compiled rules: typed, immutable, built once by :mod:`mailbot.rules_file`.
+
+The YAML files in ``rules/`` are the IT person's; this module is what the
+classifier sees after they were validated. Each phrase list is compiled into a
+:class:`~mailbot.core.matching.PhraseSet`, so classifying never re-reads or
+re-tokenises a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailbot.core.matching import PhraseSet
+from mailbot.core.model import Kind, Role
+
+__all__ = [
+    "AutomaticRules",
+    "DomainRole",
+    "Group",
+    "KindRules",
+    "Parent",
+    "Person",
+    "Routing",
+    "RuleSet",
+    "Scoring",
+    "Topic",
+    "UrgentRules",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A staff member on the roster."""
+
+    address: str
+    name: str
+    role: Role
+    group: str | None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """A known parent and the child they speak for."""
+
+    address: str
+    name: str
+    child: str = ""
+    class_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRole:
+    """Every address under ``domain`` (or a subdomain of it) has ``role``."""
+
+    domain: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A subject group (tổ) or union (đoàn thể)."""
+
+    code: str
+    name: str
+    owes_article: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One section of the plan's appendix with the phrases that speak of it."""
+
+    numeral: str
+    title: str
+    phrases: PhraseSet
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """How much a phrase counts by where it stands, and the thresholds."""
+
+    subject: float = 3.0
+    text: float = 1.0
+    attachment: float = 0.5
+    topic_min: float = 2.0
+    topic_keep_ratio: float = 0.5
+    max_repeats: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AutomaticRules:
+    """Header tests for automatic mail (RFC 3834, RFC 2369, RFC 3464, RFC 8098)."""
+
+    sender_locals: frozenset[str]
+    sender_local_prefixes: tuple[str, ...]
+    sender_local_suffixes: tuple[str, ...]
+    precedence: frozenset[str]
+    list_headers: tuple[str, ...]
+    flag_headers: tuple[str, ...]
+    subjects: PhraseSet
+
+
+@dataclass(frozen=True, slots=True)
+class KindRules:
+    """Phrases and thresholds that tell one kind of message from another."""
+
+    submission: PhraseSet
+    feedback: PhraseSet
+    approval: PhraseSet
+    media: PhraseSet
+    media_max_words: int = 80
+    submission_min_words: int = 120
+    document_types: tuple[str, ...] = (".docx", ".doc", ".odt", ".pdf")
+
+
+@dataclass(frozen=True, slots=True)
+class UrgentRules:
+    """Signals of an incident, and the context that makes them not one."""
+
+    signals: PhraseSet
+    dampers: PhraseSet
+    threshold: float = 3.0
+    damper_weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where things go: IMAP folders by kind and group, offices by topic."""
+
+    folders: dict[str, str]
+    group_folders: dict[str, str]
+    quarantine: str
+    offices: dict[str, str]
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Everything the classifier needs, validated and compiled."""
+
+    staff: dict[str, Person]
+    parents: dict[str, Parent]
+    domains: tuple[DomainRole, ...]
+    parent_phrases: PhraseSet
+    groups: dict[str, Group]
+    topics: tuple[Topic, ...]
+    kinds: KindRules
+    automatic: AutomaticRules
+    urgent: UrgentRules
+    routing: Routing
+    scoring: Scoring = field(default_factory=Scoring)
+    sources: tuple[str, ...] = ()
+
+    def folder_for(self, kind: Kind, group: str | None) -> str:
+        """The IMAP folder a message of ``kind`` from ``group`` is filed in."""
+        if group and kind == "submission" and group in self.routing.group_folders:
+            return self.routing.group_folders[group]
+        return self.routing.folders[kind]
