@@ -14,14 +14,9 @@ lower-cased text.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from mailbot.core.matching import PhraseSet, compile_phrases
 from mailbot.core.model import KINDS, ROLES, TOPICS, Role
@@ -38,8 +33,8 @@ from mailbot.core.rules import (
     Topic,
     UrgentRules,
 )
-from mailbot.core.text import nfc
 from mailbot.errors import Problem, RulesError
+from mailbot.yamlfile import Node, Reader, expected, read_yaml
 
 __all__ = ["RULE_FILES", "default_rules_dir", "load_rules", "summary"]
 
@@ -62,147 +57,28 @@ def default_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """A YAML value with the line it starts on (1-based)."""
-
-    value: Any
-    line: int
-
-
-class _Reader:
-    """Walks one rule file's nodes, collecting problems instead of raising."""
-
-    def __init__(self, file: str, problems: list[Problem]) -> None:
-        self.file = file
-        self.problems = problems
-
-    def problem(self, node: Node | int, message: str) -> None:
-        line = node.line if isinstance(node, Node) else node
-        self.problems.append(Problem(self.file, line, message))
-
-    def mapping(
-        self, node: Node, where: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
-    ) -> dict[str, Node]:
-        if not isinstance(node.value, dict):
-            self.problem(node, f"{where} must be a mapping of key: value")
-            return {}
-        for key, child in node.value.items():
-            if key not in allowed:
-                self.problem(child, f"unknown key '{key}' in {where}; {_expected(key, allowed)}")
-        for key in required:
-            if key not in node.value:
-                self.problem(node, f"{where} lacks the key '{key}'")
-        return {k: v for k, v in node.value.items() if k in allowed}
-
-    def seq(self, node: Node | None, where: str) -> list[Node]:
-        if node is None or node.value is None:
-            return []
-        if not isinstance(node.value, list):
-            self.problem(node, f"{where} must be a list (lines starting with '- ')")
-            return []
-        return list(node.value)
-
-    def text(self, node: Node | None, where: str, default: str | None = None) -> str:
-        if node is None:
-            return default or ""
-        if isinstance(node.value, bool) or not isinstance(node.value, str | int | float):
-            self.problem(node, f"{where} must be text")
-            return default or ""
-        value = nfc(str(node.value)).strip()
-        if not value:
-            self.problem(node, f"{where} is empty; write a word or remove the line")
-        return value
-
-    def number(self, node: Node | None, where: str, default: float) -> float:
-        if node is None:
-            return default
-        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            self.problem(node, f"{where} must be a number, not {node.value!r}")
-            return default
-        return float(node.value)
-
-    def flag(self, node: Node | None, where: str, default: bool) -> bool:
-        if node is None:
-            return default
-        if not isinstance(node.value, bool):
-            self.problem(node, f"{where} must be true or false, not {node.value!r}")
-            return default
-        return node.value
-
-    def choice(self, node: Node | None, where: str, options: tuple[str, ...]) -> str | None:
-        value = self.text(node, where)
-        if node is not None and value and value not in options:
-            self.problem(node, f"{where} is '{value}'; {_expected(value, options)}")
-            return None
-        return value or None
-
-    def phrases(self, node: Node | None, where: str, label: str) -> PhraseSet:
-        block = self.mapping(node, where, (*TIERS, "regex")) if node is not None else {}
-        entries: list[tuple[str, float, str]] = []
-        for tier, weight in TIERS.items():
-            for item in self.seq(block.get(tier), f"{where}.{tier}"):
-                word = self.text(item, f"a keyword in {where}.{tier}")
-                if word:
-                    entries.append((word, weight, label))
-        regexes = [r for r in self._regexes(block.get("regex"), where, label) if r]
-        return compile_phrases(entries, regexes)
-
-    def _regexes(
-        self, node: Node | None, where: str, label: str
-    ) -> Iterator[tuple[re.Pattern[str], float, str] | None]:
-        for item in self.seq(node, f"{where}.regex"):
-            pattern = self.text(item, f"a regex in {where}.regex")
-            try:
-                yield re.compile(pattern.casefold()), REGEX_WEIGHT, label
-            except re.error as exc:
-                self.problem(item, f"regex {pattern!r} does not compile: {exc}; fix the pattern")
-                yield None
+def _phrases(r: Reader, node: Node | None, where: str, label: str) -> PhraseSet:
+    block = r.mapping(node, where, (*TIERS, "regex")) if node is not None else {}
+    entries: list[tuple[str, float, str]] = []
+    for tier, weight in TIERS.items():
+        for item in r.seq(block.get(tier), f"{where}.{tier}"):
+            word = r.text(item, f"a keyword in {where}.{tier}")
+            if word:
+                entries.append((word, weight, label))
+    regexes = [r for r in _regexes(r, block.get("regex"), where, label) if r]
+    return compile_phrases(entries, regexes)
 
 
-def _expected(got: str, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(got, options, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"{hint}expected one of: {', '.join(options)}"
-
-
-# --- reading YAML with line numbers ---------------------------------------------
-
-
-def _to_node(node: yaml.Node, reader: _Reader, constructor: yaml.SafeLoader) -> Node:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Node] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in out:
-                reader.problem(key_node.start_mark.line + 1, f"duplicate key '{key}'")
-            out[key] = _to_node(value_node, reader, constructor)
-        return Node(out, line)
-    if isinstance(node, yaml.SequenceNode):
-        return Node([_to_node(n, reader, constructor) for n in node.value], line)
-    return Node(constructor.construct_object(node), line)
-
-
-def _read(path: Path, reader: _Reader) -> Node | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-        constructor = yaml.SafeLoader("")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except UnicodeDecodeError:
-        reader.problem(1, "is not UTF-8 text; save the file as UTF-8")
-        return None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        reader.problem(
-            line, f"bad YAML: {exc.problem or exc.context}; check indentation and quotes"
-        )
-        return None
-    if root is None:
-        reader.problem(1, "is empty")
-        return None
-    return _to_node(root, reader, constructor)
+def _regexes(
+    r: Reader, node: Node | None, where: str, label: str
+) -> Iterator[tuple[re.Pattern[str], float, str] | None]:
+    for item in r.seq(node, f"{where}.regex"):
+        pattern = r.text(item, f"a regex in {where}.regex")
+        try:
+            yield re.compile(pattern.casefold()), REGEX_WEIGHT, label
+        except re.error as exc:
+            r.problem(item, f"regex {pattern!r} does not compile: {exc}; fix the pattern")
+            yield None
 
 
 # --- the six files ----------------------------------------------------------------
@@ -219,7 +95,7 @@ def load_rules(directory: Path) -> RuleSet:
     roots = _read_all(directory, problems)
     if problems:
         raise RulesError(problems)
-    readers = {name: _Reader(str(directory / name), problems) for name in RULE_FILES}
+    readers = {name: Reader(str(directory / name), problems) for name in RULE_FILES}
     groups = _groups(roots["groups.yaml"], readers["groups.yaml"])
     staff, parents, domains, parent_phrases = _people(
         roots["people.yaml"], readers["people.yaml"], groups
@@ -250,21 +126,21 @@ def _read_all(directory: Path, problems: list[Problem]) -> dict[str, Node]:
     roots: dict[str, Node] = {}
     for name in RULE_FILES:
         path = directory / name
-        reader = _Reader(str(path), problems)
+        reader = Reader(str(path), problems)
         if not path.is_file():
             reader.problem(0, "is missing; every rules folder needs " + ", ".join(RULE_FILES))
             continue
-        node = _read(path, reader)
+        node = read_yaml(path, reader)
         if node is not None:
             roots[name] = node
     for path in sorted(directory.glob("*.y*ml")):
         if path.name not in RULE_FILES:
-            close = _expected(path.name, RULE_FILES)
+            close = expected(path.name, RULE_FILES)
             problems.append(Problem(str(path), 0, f"is not a rule file mailbot reads; {close}"))
     return roots
 
 
-def _groups(root: Node, r: _Reader) -> dict[str, Group]:
+def _groups(root: Node, r: Reader) -> dict[str, Group]:
     top = r.mapping(root, "groups.yaml", ("groups",), ("groups",))
     groups: dict[str, Group] = {}
     for item in r.seq(top.get("groups"), "groups"):
@@ -282,7 +158,7 @@ _STAFF_ROLES: tuple[str, ...] = ("leadership", "it", "teacher", "staff")
 
 
 def _people(
-    root: Node, r: _Reader, groups: dict[str, Group]
+    root: Node, r: Reader, groups: dict[str, Group]
 ) -> tuple[dict[str, Person], dict[str, Parent], tuple[DomainRole, ...], PhraseSet]:
     keys = ("staff", "parents", "domains", "parent_phrases")
     top = r.mapping(root, "people.yaml", keys, ("staff",))
@@ -303,11 +179,11 @@ def _people(
         name = r.text(m.get("name"), "name")
         parents[address] = Parent(address, name, _opt(r, m, "child"), _opt(r, m, "class"))
     domains = tuple(_domain(r, item) for item in r.seq(top.get("domains"), "domains"))
-    phrases = r.phrases(top.get("parent_phrases"), "parent_phrases", "parent")
+    phrases = _phrases(r, top.get("parent_phrases"), "parent_phrases", "parent")
     return staff, parents, tuple(d for d in domains if d), phrases
 
 
-def _opt(r: _Reader, m: dict[str, Node], key: str) -> str:
+def _opt(r: Reader, m: dict[str, Node], key: str) -> str:
     return r.text(m[key], key) if key in m else ""
 
 
@@ -318,7 +194,7 @@ def _role(value: str | None) -> Role:
     return "unknown"
 
 
-def _address(r: _Reader, node: Node | None, seen: dict[str, int]) -> str:
+def _address(r: Reader, node: Node | None, seen: dict[str, int]) -> str:
     address = r.text(node, "address").lower()
     if node is None or not address:
         return address
@@ -331,17 +207,17 @@ def _address(r: _Reader, node: Node | None, seen: dict[str, int]) -> str:
     return address
 
 
-def _group_ref(r: _Reader, node: Node | None, groups: dict[str, Group]) -> str | None:
+def _group_ref(r: Reader, node: Node | None, groups: dict[str, Group]) -> str | None:
     if node is None or node.value is None:
         return None
     code = r.text(node, "group")
     if code not in groups:
-        r.problem(node, f"group '{code}' is not in groups.yaml; {_expected(code, tuple(groups))}")
+        r.problem(node, f"group '{code}' is not in groups.yaml; {expected(code, tuple(groups))}")
         return None
     return code
 
 
-def _domain(r: _Reader, item: Node) -> DomainRole | None:
+def _domain(r: Reader, item: Node) -> DomainRole | None:
     m = r.mapping(item, "a domain entry", ("domain", "role"), ("domain", "role"))
     domain = r.text(m.get("domain"), "domain").lower().lstrip("@")
     role = r.choice(m.get("role"), "role", ROLES)
@@ -351,7 +227,7 @@ def _domain(r: _Reader, item: Node) -> DomainRole | None:
     return DomainRole(domain, _role(role)) if domain and role else None
 
 
-def _topics(root: Node, r: _Reader) -> tuple[Topic, ...]:
+def _topics(root: Node, r: Reader) -> tuple[Topic, ...]:
     top = r.mapping(root, "topics.yaml", ("topics",), ("topics",))
     node = top.get("topics")
     sections = r.mapping(node, "topics", TOPICS) if node is not None else {}
@@ -365,12 +241,12 @@ def _topics(root: Node, r: _Reader) -> tuple[Topic, ...]:
     return tuple(topics)
 
 
-def _topic(r: _Reader, numeral: str, node: Node) -> Topic:
+def _topic(r: Reader, numeral: str, node: Node) -> Topic:
     allowed = ("title", *TIERS, "regex")
     m = r.mapping(node, f"topic {numeral}", allowed, ("title",))
     title = r.text(m.get("title"), f"topic {numeral} title")
     block = Node({k: v for k, v in m.items() if k != "title"}, node.line)
-    return Topic(numeral, title, r.phrases(block, f"topic {numeral}", numeral))
+    return Topic(numeral, title, _phrases(r, block, f"topic {numeral}", numeral))
 
 
 _AUTO_LISTS = (
@@ -383,17 +259,17 @@ _AUTO_LISTS = (
 )
 
 
-def _kinds(root: Node, r: _Reader) -> tuple[KindRules, AutomaticRules, Scoring]:
+def _kinds(root: Node, r: Reader) -> tuple[KindRules, AutomaticRules, Scoring]:
     keys = ("automatic", "submission", "feedback", "approval", "media", "limits", "scoring")
     top = r.mapping(root, "kinds.yaml", keys, ("automatic", "submission", "feedback", "approval"))
     limits_node = top.get("limits")
     limits = r.mapping(limits_node, "limits", _LIMIT_KEYS) if limits_node else {}
     d = KindRules(PhraseSet({}, {}), PhraseSet({}, {}), PhraseSet({}, {}), PhraseSet({}, {}))
     kinds = KindRules(
-        submission=r.phrases(top.get("submission"), "submission", "submission"),
-        feedback=r.phrases(top.get("feedback"), "feedback", "feedback"),
-        approval=r.phrases(top.get("approval"), "approval", "approval"),
-        media=r.phrases(top.get("media"), "media", "media"),
+        submission=_phrases(r, top.get("submission"), "submission", "submission"),
+        feedback=_phrases(r, top.get("feedback"), "feedback", "feedback"),
+        approval=_phrases(r, top.get("approval"), "approval", "approval"),
+        media=_phrases(r, top.get("media"), "media", "media"),
         media_max_words=int(
             r.number(limits.get("media_max_words"), "limits.media_max_words", d.media_max_words)
         ),
@@ -408,7 +284,7 @@ def _kinds(root: Node, r: _Reader) -> tuple[KindRules, AutomaticRules, Scoring]:
     return kinds, _automatic(top.get("automatic"), r), _scoring(top.get("scoring"), r)
 
 
-def _automatic(node: Node | None, r: _Reader) -> AutomaticRules:
+def _automatic(node: Node | None, r: Reader) -> AutomaticRules:
     m = r.mapping(node, "automatic", (*_AUTO_LISTS, "subjects")) if node else {}
     lists = {key: tuple(_lower_list(r, m.get(key), key)) for key in _AUTO_LISTS}
     return AutomaticRules(
@@ -418,11 +294,11 @@ def _automatic(node: Node | None, r: _Reader) -> AutomaticRules:
         precedence=frozenset(lists["precedence"]),
         list_headers=lists["list_headers"],
         flag_headers=lists["flag_headers"],
-        subjects=r.phrases(m.get("subjects"), "automatic.subjects", "auto-subject"),
+        subjects=_phrases(r, m.get("subjects"), "automatic.subjects", "auto-subject"),
     )
 
 
-def _lower_list(r: _Reader, node: Node | None, where: str) -> Iterator[str]:
+def _lower_list(r: Reader, node: Node | None, where: str) -> Iterator[str]:
     for item in r.seq(node, where):
         value = r.text(item, f"an entry of {where}").lower()
         if value:
@@ -433,7 +309,7 @@ _LIMIT_KEYS = ("media_max_words", "submission_min_words")
 _SCORING_KEYS = ("subject", "text", "attachment", "topic_min", "topic_keep_ratio", "max_repeats")
 
 
-def _scoring(node: Node | None, r: _Reader) -> Scoring:
+def _scoring(node: Node | None, r: Reader) -> Scoring:
     if node is None:
         return Scoring()
     m = r.mapping(node, "scoring", _SCORING_KEYS)
@@ -450,18 +326,18 @@ def _scoring(node: Node | None, r: _Reader) -> Scoring:
     )
 
 
-def _urgent(root: Node, r: _Reader) -> UrgentRules:
+def _urgent(root: Node, r: Reader) -> UrgentRules:
     keys = ("signals", "dampers", "threshold", "damper_weight")
     m = r.mapping(root, "urgent.yaml", keys, ("signals",))
     return UrgentRules(
-        signals=r.phrases(m.get("signals"), "signals", "urgent"),
-        dampers=r.phrases(m.get("dampers"), "dampers", "damper"),
+        signals=_phrases(r, m.get("signals"), "signals", "urgent"),
+        dampers=_phrases(r, m.get("dampers"), "dampers", "damper"),
         threshold=r.number(m.get("threshold"), "threshold", 3.0),
         damper_weight=r.number(m.get("damper_weight"), "damper_weight", 1.0),
     )
 
 
-def _routing(root: Node, r: _Reader, groups: dict[str, Group]) -> Routing:
+def _routing(root: Node, r: Reader, groups: dict[str, Group]) -> Routing:
     keys = ("folders", "group_folders", "quarantine", "department", "offices")
     m = r.mapping(root, "routing.yaml", keys, ("folders", "quarantine", "department"))
     folders = _string_map(r, m.get("folders"), "folders", KINDS, required=True)
@@ -491,7 +367,7 @@ def _addresses(
 
 
 def _string_map(
-    r: _Reader, node: Node | None, where: str, keys: tuple[str, ...], *, required: bool = False
+    r: Reader, node: Node | None, where: str, keys: tuple[str, ...], *, required: bool = False
 ) -> dict[str, str]:
     if node is None:
         return {}
