@@ -1,0 +1,350 @@
+"""Settings: one YAML file plus the environment, validated once at start-up.
+
+With no file at all the settings are the demo school's, so that only the
+servers need saying. The environment wins over the file. Secrets come from
+the environment or from files (``MAILBOT_IMAP_PASSWORD`` or
+``MAILBOT_IMAP_PASSWORD_FILE``, or ``password_file:`` in YAML) and never from
+the YAML itself, so a config file can be shared without leaking a password.
+Plaintext (``security: none``) is accepted only towards a loopback address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from mailbot.errors import ConfigError, Problem
+from mailbot.rules_file import default_rules_dir
+from mailbot.yamlfile import Node, Reader, read_yaml
+
+__all__ = ["ImapSettings", "Settings", "SmtpSettings", "load_settings"]
+
+Security = Literal["ssl", "starttls", "none"]
+SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
+DEFAULT_CONFIG = Path("mailbot.yaml")
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImapSettings:
+    """The mailbox server; an empty host means the local Maildir is the mailbox."""
+
+    host: str = ""
+    port: int = 993
+    security: Security = "ssl"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+    poll_seconds: float = 60.0
+    idle_seconds: float = 540.0
+    reconcile_seconds: float = 900.0
+    timeout_seconds: float = 60.0
+    batch_size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The outgoing server; an empty host writes outgoing mail as .eml files."""
+
+    host: str = ""
+    port: int = 465
+    security: Security = "ssl"
+    user: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, typed; built only by :func:`load_settings`."""
+
+    mailbox: str = "truyenthong@thcspomlot.edu.vn"
+    receiving_server: str = "mx.thcspomlot.edu.vn"
+    trust_unauthenticated: bool = True
+    imap: ImapSettings = field(default_factory=ImapSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    store_dir: Path = Path("store")
+    rules_dir: Path = field(default_factory=default_rules_dir)
+    database_url: str = ""
+    maildir: Path | None = None
+    max_message_bytes: int = 40 * 1024 * 1024
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    max_attempts: int = 3
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    replies_since: datetime | None = None
+    source_file: str = "(defaults)"
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL; by default a SQLite file in the store folder."""
+        return self.database_url or f"sqlite:///{self.store_dir / 'mailbot.sqlite3'}"
+
+    @property
+    def maildir_path(self) -> Path:
+        """The local Maildir used when no IMAP host is set."""
+        return self.maildir or self.store_dir / "maildir"
+
+
+_TOP_KEYS = (
+    "mailbox",
+    "receiving_server",
+    "trust_unauthenticated",
+    "imap",
+    "smtp",
+    "store_dir",
+    "rules_dir",
+    "database_url",
+    "maildir",
+    "limits",
+    "logging",
+    "replies",
+)
+_SERVER_KEYS = ("host", "port", "security", "user", "password_file")
+_S = TypeVar("_S", ImapSettings, SmtpSettings)
+_IMAP_EXTRA = (
+    "folder",
+    "poll_seconds",
+    "idle_seconds",
+    "reconcile_seconds",
+    "timeout_seconds",
+    "batch_size",
+)
+
+
+def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or ``./mailbot.yaml`` when it exists), then the environment.
+
+    Raises :class:`ConfigError` naming the file, the key and what is expected.
+    """
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    settings = Settings()
+    chosen = path or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    if chosen is not None:
+        settings = _from_file(chosen, problems)
+    settings = _from_env(settings, env, problems)
+    _check(settings, problems)
+    if problems:
+        raise ConfigError("\n".join(str(p) for p in problems))
+    return settings
+
+
+def _from_file(path: Path, problems: list[Problem]) -> Settings:
+    reader = Reader(str(path), problems)
+    if not path.is_file():
+        reader.problem(0, "config file not found; pass --config PATH or create mailbot.yaml")
+        return Settings()
+    root = read_yaml(path, reader)
+    if root is None:
+        return Settings()
+    top = reader.mapping(root, "the config", _TOP_KEYS)
+    base = Settings(source_file=str(path))
+    return replace(
+        base,
+        mailbox=reader.text(top.get("mailbox"), "mailbox", base.mailbox).lower(),
+        receiving_server=reader.text(
+            top.get("receiving_server"), "receiving_server", base.receiving_server
+        ).lower(),
+        trust_unauthenticated=reader.flag(
+            top.get("trust_unauthenticated"), "trust_unauthenticated", True
+        ),
+        imap=_imap(reader, top.get("imap"), path),
+        smtp=_smtp(reader, top.get("smtp"), path),
+        store_dir=_path(reader, top.get("store_dir"), "store_dir", base.store_dir),
+        rules_dir=_path(reader, top.get("rules_dir"), "rules_dir", base.rules_dir),
+        database_url=reader.text(top.get("database_url"), "database_url", ""),
+        maildir=Path(reader.text(top["maildir"], "maildir")) if "maildir" in top else None,
+        **_limits(reader, top.get("limits"), base),
+        **_logging(reader, top.get("logging"), base),
+        replies_since=_since(reader, top.get("replies")),
+    )
+
+
+def _path(reader: Reader, node: Node | None, where: str, default: Path) -> Path:
+    return Path(reader.text(node, where)) if node is not None else default
+
+
+def _server_common(reader: Reader, m: dict[str, Node], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "host" in m:
+        out["host"] = reader.text(m["host"], f"{where}.host")
+    if "port" in m:
+        out["port"] = int(reader.number(m["port"], f"{where}.port", 0))
+    if "security" in m:
+        out["security"] = reader.choice(m["security"], f"{where}.security", SECURITY) or "ssl"
+    if "user" in m:
+        out["user"] = reader.text(m["user"], f"{where}.user")
+    if "password_file" in m:
+        out["password"] = _secret_file(reader, m["password_file"], f"{where}.password_file")
+    return out
+
+
+def _secret_file(reader: Reader, node: Node, where: str) -> str:
+    name = reader.text(node, where)
+    try:
+        return Path(name).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        reader.problem(node, f"{where}: cannot read {name}: {exc.strerror}")
+        return ""
+
+
+def _imap(reader: Reader, node: Node | None, path: Path) -> ImapSettings:
+    if node is None:
+        return ImapSettings()
+    m = _server_mapping(reader, node, "imap", (*_SERVER_KEYS, *_IMAP_EXTRA))
+    values = _server_common(reader, m, "imap")
+    d = ImapSettings()
+    for key in _IMAP_EXTRA:
+        if key == "folder" and key in m:
+            values[key] = reader.text(m[key], "imap.folder")
+        elif key in m:
+            number = reader.number(m[key], f"imap.{key}", float(getattr(d, key)))
+            values[key] = int(number) if key == "batch_size" else number
+    return replace(d, **values)
+
+
+def _smtp(reader: Reader, node: Node | None, path: Path) -> SmtpSettings:
+    if node is None:
+        return SmtpSettings()
+    m = _server_mapping(reader, node, "smtp", _SERVER_KEYS)
+    return replace(SmtpSettings(), **_server_common(reader, m, "smtp"))
+
+
+def _server_mapping(
+    reader: Reader, node: Node, where: str, allowed: tuple[str, ...]
+) -> dict[str, Node]:
+    if isinstance(node.value, dict) and "password" in node.value:
+        reader.problem(
+            node.value["password"],
+            f"{where}.password must not be written in the config file; set "
+            f"MAILBOT_{where.upper()}_PASSWORD or {where}.password_file instead",
+        )
+        node = Node({k: v for k, v in node.value.items() if k != "password"}, node.line)
+    return reader.mapping(node, where, allowed)
+
+
+def _limits(reader: Reader, node: Node | None, base: Settings) -> dict[str, Any]:
+    keys = ("max_message_bytes", "max_attachment_bytes", "max_attempts")
+    m = reader.mapping(node, "limits", keys) if node is not None else {}
+    return {k: int(reader.number(m.get(k), f"limits.{k}", getattr(base, k))) for k in keys}
+
+
+def _logging(reader: Reader, node: Node | None, base: Settings) -> dict[str, Any]:
+    m = reader.mapping(node, "logging", ("level", "file")) if node is not None else {}
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+    level = reader.choice(m.get("level"), "logging.level", levels) if "level" in m else None
+    file = Path(reader.text(m["file"], "logging.file")) if "file" in m else None
+    return {"log_level": level or base.log_level, "log_file": file}
+
+
+def _since(reader: Reader, node: Node | None) -> datetime | None:
+    m = reader.mapping(node, "replies", ("since",)) if node is not None else {}
+    if "since" not in m:
+        return None
+    return _iso(str(m["since"].value), lambda msg: reader.problem(m["since"], msg))
+
+
+def _iso(value: str, report: Report) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        report(f"replies.since is '{value}'; expected an ISO date such as 2026-03-01")
+        return None
+
+
+# --- environment -----------------------------------------------------------------
+
+
+def _from_env(s: Settings, env: Mapping[str, str], problems: list[Problem]) -> Settings:
+    def fail(message: str) -> None:
+        problems.append(Problem("environment", 0, message))
+
+    imap = _server_env(s.imap, "IMAP", env, fail)
+    smtp = _server_env(s.smtp, "SMTP", env, fail)
+    s = replace(s, imap=imap, smtp=smtp)
+    if "MAILBOT_DATABASE_URL" in env:
+        s = replace(s, database_url=env["MAILBOT_DATABASE_URL"])
+    if "MAILBOT_STORE_DIR" in env:
+        s = replace(s, store_dir=Path(env["MAILBOT_STORE_DIR"]))
+    if "MAILBOT_RULES_DIR" in env:
+        s = replace(s, rules_dir=Path(env["MAILBOT_RULES_DIR"]))
+    if "MAILBOT_MAILDIR" in env:
+        s = replace(s, maildir=Path(env["MAILBOT_MAILDIR"]))
+    if "MAILBOT_REPLIES_SINCE" in env:
+        s = replace(s, replies_since=_iso(env["MAILBOT_REPLIES_SINCE"], fail))
+    return s
+
+
+def _server_env(server: _S, name: str, env: Mapping[str, str], fail: Report) -> _S:
+    prefix = f"MAILBOT_{name}_"
+    values: dict[str, Any] = {}
+    for key in ("host", "user"):
+        if prefix + key.upper() in env:
+            values[key] = env[prefix + key.upper()]
+    if prefix + "PORT" in env:
+        values["port"] = _env_port(env[prefix + "PORT"], prefix + "PORT", fail)
+    if prefix + "SECURITY" in env:
+        values["security"] = _env_security(env[prefix + "SECURITY"], prefix + "SECURITY", fail)
+    password = _env_secret(env, prefix + "PASSWORD", fail)
+    if password is not None:
+        values["password"] = password
+    return replace(server, **values)
+
+
+def _env_port(value: str, key: str, fail: Report) -> int:
+    if value.isdigit() and 0 < int(value) < 65536:
+        return int(value)
+    fail(f"{key} is '{value}'; expected a port number from 1 to 65535")
+    return 0
+
+
+def _env_security(value: str, key: str, fail: Report) -> Security:
+    for option in SECURITY:
+        if value.lower() == option:
+            return option
+    fail(f"{key} is '{value}'; expected one of: ssl, starttls, none")
+    return "ssl"
+
+
+def _env_secret(env: Mapping[str, str], key: str, fail: Report) -> str | None:
+    if key in env:
+        return env[key]
+    if key + "_FILE" in env:
+        try:
+            return Path(env[key + "_FILE"]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            fail(f"{key}_FILE: cannot read {env[key + '_FILE']}: {exc.strerror}")
+    return None
+
+
+# --- cross-field checks ------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and any 127.0.0.0/8 or ::1 literal."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(s: Settings, problems: list[Problem]) -> None:
+    for name, server in (("imap", s.imap), ("smtp", s.smtp)):
+        if server.host and server.security == "none" and not is_loopback(server.host):
+            problems.append(
+                Problem(
+                    s.source_file,
+                    0,
+                    f"{name}.security is none for {server.host}: plaintext is allowed only "
+                    "to a loopback address; use ssl or starttls",
+                )
+            )
+        if server.host and not 0 < server.port < 65536:
+            problems.append(Problem(s.source_file, 0, f"{name}.port must be 1 to 65535"))
