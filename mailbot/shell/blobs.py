@@ -1,0 +1,216 @@
+"""The file side of the store folder: raw messages and attachments.
+
+Raw messages are content-addressed (``raw/ab/<sha256>.eml``), so writing one
+twice is harmless and the ledger can point at it before any decision
+(ARCHITECTURE step 4). Every file is written to a temporary name in its final
+folder, fsynced, then renamed or linked into place, so a crash leaves either
+the whole file or none.
+
+Attachment names come from the sender (RFC 2183 section 2.3 lets them put
+anything there), so they are sanitised again here even though the parser
+already did: a name is reduced to one harmless path component, and the final
+path is checked to lie inside the store (RELIABILITY case 20). An existing file
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mailbot.core.model import Attachment
+from mailbot.errors import StoreError
+
+__all__ = ["Blobs", "safe_filename"]
+
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+MAX_NAME_CHARS = 100
+# Leaves room for " (999)" under the 255-byte limit of common file systems.
+MAX_NAME_BYTES = 200
+MAX_EXTENSION = 16
+FALLBACK_NAME = "attachment"
+WINDOWS_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in "123456789¹²³"]
+)
+# Path separators and characters Windows refuses in a name.
+_UNSAFE = re.compile(r'[/\\<>:"|?*]')
+
+
+def safe_filename(name: str) -> str:
+    """``name`` as one harmless file-name component, never empty, at most ~100 chars.
+
+    Keeps the last path component only, drops control and format characters,
+    replaces characters Windows forbids, strips leading dots and spaces (no
+    hidden files, no ``..``), defuses Windows device names such as ``con.txt``
+    and shortens long names while keeping the extension.
+    """
+    text = unicodedata.normalize("NFC", name)
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = _UNSAFE.sub("_", text).strip().lstrip(". ").rstrip(". ")
+    if not text:
+        return FALLBACK_NAME
+    if text.split(".")[0].upper().rstrip() in WINDOWS_RESERVED:
+        text = f"_{text}"
+    return _shorten(text)
+
+
+def _shorten(name: str) -> str:
+    """Cut ``name`` to the length limits, keeping a short extension."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > MAX_EXTENSION:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    budget = MAX_NAME_CHARS - len(suffix)
+    stem = stem[:budget]
+    while len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
+
+
+def _candidates(name: str) -> Iterator[str]:
+    """``name``, then ``name (2)``, ``name (3)``… with the number before the extension."""
+    yield name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    n = 2
+    while True:
+        yield f"{stem} ({n}){suffix}"
+        n += 1
+
+
+class Blobs:
+    """Raw ``.eml`` files and attachments under ``root`` (the store folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def put_raw(self, raw: bytes) -> str:
+        """Store a raw message under its SHA-256; returns the path relative to ``root``.
+
+        Idempotent: the name is the content hash, so an existing file already
+        holds these bytes and is left as it is.
+        """
+        digest = hashlib.sha256(raw).hexdigest()
+        rel = f"raw/{digest[:2]}/{digest}.eml"
+        target = self.path(rel)
+        with self._io(rel):
+            if not target.exists():
+                _make_dirs(target.parent, self.root)
+                _write_atomic(target, raw, replace=True)
+        return rel
+
+    def put_attachment(self, record_id: int, att: Attachment) -> str | None:
+        """Store one attachment of message ``record_id``; None when it was skipped.
+
+        Writes ``attachments/<record_id>/<safe name>``, adding `` (2)``, `` (3)``…
+        rather than overwrite. A file there with the same bytes is reused, so
+        filing the same message again after a crash adds no copies.
+        """
+        if att.skipped is not None:
+            return None
+        folder = self.path(f"attachments/{int(record_id)}")
+        with self._io(self._relative(folder)):
+            _make_dirs(folder, self.root)
+            return self._relative(self._put_new(folder, safe_filename(att.name), att.payload))
+
+    def _put_new(self, folder: Path, name: str, data: bytes) -> Path:
+        """Write ``data`` as ``name`` in ``folder``, or the first free ``name (n)``."""
+        for candidate in _candidates(name):
+            target = self._inside(folder / candidate)
+            if _same_content(target, data) or _write_atomic(target, data, replace=False):
+                return target
+        raise AssertionError("unreachable: _candidates never ends")  # pragma: no cover
+
+    def read_raw(self, rel: str) -> bytes:
+        """The bytes of a stored raw message."""
+        with self._io(rel):
+            return self.path(rel).read_bytes()
+
+    def path(self, rel: str) -> Path:
+        """The absolute path of ``rel``, refusing anything that leads outside ``root``."""
+        return self._inside(self.root / rel)
+
+    @contextmanager
+    def _io(self, rel: str) -> Iterator[None]:
+        """Turn an ``OSError`` (disk full, permissions) on ``rel`` into a ``StoreError``."""
+        try:
+            yield
+        except OSError as exc:
+            raise StoreError(f"store folder {self.root}: {rel}: {exc.strerror or exc}") from exc
+
+    def _inside(self, path: Path) -> Path:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root):
+            raise StoreError(f"refusing path {str(path)!r}: it leads outside {self.root}")
+        return resolved
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def _make_dirs(folder: Path, root: Path) -> None:
+    """Create ``folder`` and its parents below ``root``, each with mode 0o750."""
+    missing = [p for p in (folder, *folder.parents) if p.is_relative_to(root) and not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
+        path.chmod(DIR_MODE)
+
+
+def _same_content(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file holding exactly ``data``."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
+def _write_atomic(target: Path, data: bytes, *, replace: bool) -> bool:
+    """Write ``data`` to ``target`` all-or-nothing; False if it exists and not ``replace``.
+
+    The bytes go to a temporary file in the same folder and are fsynced; then
+    ``os.replace`` (overwrite allowed) or ``os.link`` (fails if the name is
+    taken, atomically) puts them in place, and the folder is fsynced.
+    """
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return _place(Path(tmp), target, replace=replace)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _place(tmp: Path, target: Path, *, replace: bool) -> bool:
+    """Move ``tmp`` to ``target``; without ``replace``, never over an existing file."""
+    if replace:
+        os.replace(tmp, target)
+    else:
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+    _fsync_dir(target.parent)
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX needs the directory fsynced)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,671 @@
+"""The database: the only code that talks SQL, on SQLite or PostgreSQL.
+
+Every public method is one transaction and returns frozen records from
+``records.py``, never ORM rows. Every effect has a natural key (ARCHITECTURE,
+"Every effect has a natural key"), enforced by a unique constraint rather than
+by a check-then-insert, so two daemons racing each other (RELIABILITY case 15)
+end with one row: the loser's ``IntegrityError`` is caught and the winner's
+row returned.
+
+Database failures leave as ``StoreError``, whose message names the database
+with its password hidden.
+
+SQLite runs in WAL mode with foreign keys on, and every transaction starts
+with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
+gets ``SQLITE_BUSY`` at once when another writer got there first, without
+waiting for ``busy_timeout``; an immediate one takes the write lock up front
+and waits its turn.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.engine import URL, Connection, CursorResult, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    SQLAlchemyError,
+)
+from sqlalchemy.orm import Session
+
+from mailbot.core.model import Classification, Mail
+from mailbot.errors import StoreError
+from mailbot.shell.db import AttachmentRow, JobRunRow, MessageRow, OutboxRow, SyncStateRow
+from mailbot.shell.records import (
+    Claim,
+    JobRun,
+    MessageRecord,
+    MessageState,
+    OutboxItem,
+    OutboxRecord,
+    OutboxState,
+    RunState,
+    StoreCounts,
+    StoredAttachment,
+    SyncState,
+)
+
+__all__ = ["Store", "alembic_config"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# RFC 5322 caps a line at 998 characters; a longer Message-ID is hostile, and
+# PostgreSQL cannot index a btree entry much longer than 2,700 bytes.
+MAX_MESSAGE_ID = 998
+# Any number works; it only has to be the same in every mailbot process.
+PG_MIGRATION_LOCK = 0x6D61696C
+PROCESSED: tuple[MessageState, ...] = ("filed", "moved", "quarantined")
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the migrations shipped in the package (no ini file)."""
+    config = Config()
+    config.set_main_option("script_location", "mailbot:migrations")
+    return config
+
+
+def _guarded(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """Turn any SQLAlchemy error escaping ``method`` into a ``StoreError``."""
+
+    def wrapper(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise self._error(method.__name__, exc) from exc
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
+class Store:
+    """Transactions over the ledger, sync state, outbox and job runs. See the module doc."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._safe_url = engine.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to ``url`` (SQLite file or PostgreSQL) and check that it answers."""
+        store = cls(_create_engine(_parse_url(url)))
+        store.ping()
+        return store
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password hidden, for logs and messages."""
+        return self._safe_url
+
+    def _error(self, action: str, exc: SQLAlchemyError) -> StoreError:
+        """A ``StoreError`` for ``exc`` during ``action``, naming the database but no password."""
+        detail = _first_line((exc.orig or exc) if isinstance(exc, DBAPIError) else exc)
+        password = self._engine.url.password
+        if password:
+            detail = detail.replace(str(password), "***")
+        hint = " (is the server running, and is the URL right?)" if action == "ping" else ""
+        return StoreError(f"database {self._safe_url}: {action} failed: {detail}{hint}")
+
+    @_guarded
+    def ping(self) -> None:
+        """Open one connection, so a wrong URL or a stopped server shows at start-up."""
+        with self._engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # -- schema -----------------------------------------------------------
+
+    @_guarded
+    def upgrade(self) -> None:
+        """Apply every pending migration, in one transaction; safe to repeat and to race."""
+        config = alembic_config()
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @_guarded
+    def current_revision(self) -> str | None:
+        """The applied migration's revision id, or None for an empty database."""
+        with self._engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def connection(self) -> Connection:
+        """A raw connection, for schema tests and ``mailbot doctor`` only."""
+        return self._engine.connect()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        """One session in one transaction: committed on success, rolled back on error."""
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- sync state -------------------------------------------------------
+
+    @_guarded
+    def sync_state(self, mailbox: str) -> SyncState | None:
+        """How far ``mailbox`` has been read, or None before the first sync."""
+        with self._tx() as s:
+            row = s.get(SyncStateRow, mailbox)
+            return _sync(row) if row else None
+
+    @_guarded
+    def save_sync_state(self, mailbox: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
+        """Record the last UID seen; within one UIDVALIDITY it never goes back."""
+        try:
+            self._update_sync(mailbox, uidvalidity, last_uid, now)
+        except IntegrityError:  # another process inserted it first
+            self._update_sync(mailbox, uidvalidity, last_uid, now)
+
+    def _update_sync(self, mailbox: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
+        with self._tx() as s:
+            row = s.get(SyncStateRow, mailbox, with_for_update=True)
+            if row is None:
+                row = SyncStateRow(mailbox=mailbox, first_sync_at=now)
+                s.add(row)
+            elif row.uidvalidity == uidvalidity:
+                last_uid = max(last_uid, row.last_uid)
+            row.uidvalidity, row.last_uid, row.last_sync_at = uidvalidity, last_uid, now
+
+    # -- the ledger -------------------------------------------------------
+
+    @_guarded
+    def claim(
+        self,
+        mailbox: str,
+        uidvalidity: int,
+        uid: int,
+        *,
+        sha256: str,
+        message_id: str,
+        now: datetime,
+    ) -> Claim:
+        """The ledger row for this key: a new one in state ``fetched``, or the existing one.
+
+        Idempotent, and safe when two processes claim the same key at once: the
+        unique constraint lets one insert win and the other reads its row.
+        """
+        key = (mailbox, uidvalidity, uid)
+        found = self._find_key(key)
+        if found is not None:
+            return Claim(found, created=False)
+        try:
+            return Claim(self._insert_claim(key, sha256, message_id, now), created=True)
+        except IntegrityError:
+            found = self._find_key(key)
+            if found is None:
+                raise
+            return Claim(found, created=False)
+
+    def _find_key(self, key: tuple[str, int, int]) -> MessageRecord | None:
+        mailbox, uidvalidity, uid = key
+        return self._first_message(
+            MessageRow.mailbox == mailbox,
+            MessageRow.uidvalidity == uidvalidity,
+            MessageRow.uid == uid,
+        )
+
+    def _insert_claim(
+        self, key: tuple[str, int, int], sha256: str, message_id: str, now: datetime
+    ) -> MessageRecord:
+        row = MessageRow(
+            mailbox=key[0],
+            uidvalidity=key[1],
+            uid=key[2],
+            sha256=sha256,
+            message_id=message_id[:MAX_MESSAGE_ID],
+            state="fetched",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        with self._tx() as s:
+            s.add(row)
+            s.flush()
+            return _message(row)
+
+    @_guarded
+    def record(self, record_id: int) -> MessageRecord | None:
+        """The ledger row ``record_id``, or None."""
+        with self._tx() as s:
+            row = s.get(MessageRow, record_id)
+            return _message(row) if row else None
+
+    @_guarded
+    def find_processed(self, sha256: str) -> MessageRecord | None:
+        """The first message with this content already filed, moved or quarantined.
+
+        This recognises a message dragged back into INBOX (case 10) or seen again
+        under a new UIDVALIDITY (case 9), so it is neither re-filed nor re-acked.
+        """
+        return self._first_message(MessageRow.sha256 == sha256, MessageRow.state.in_(PROCESSED))
+
+    @_guarded
+    def find_by_message_id(self, message_id: str) -> list[MessageRecord]:
+        """Every ledger row carrying this Message-ID, oldest first.
+
+        A list, not one row: a Message-ID is chosen by the sender, and an
+        attacker may reuse a legitimate one (case 11b), so callers compare the
+        hash too before calling anything a duplicate.
+        """
+        return self._messages(MessageRow.message_id == message_id)
+
+    @_guarded
+    def file_message(
+        self,
+        record_id: int,
+        *,
+        mail: Mail,
+        classification: Classification,
+        folder: str,
+        raw_path: str,
+        attachments: Sequence[StoredAttachment],
+        outbox: Sequence[OutboxItem],
+        now: datetime,
+        ref: str | None = None,
+    ) -> MessageRecord:
+        """Record the decision for one message, in ONE transaction (ARCHITECTURE step 9).
+
+        Fills the ledger row and sets it ``filed``, replaces its attachment rows
+        and queues its outgoing mail. An outbox row whose Message-ID is already
+        queued is skipped, so filing again after a crash sends nothing twice.
+        """
+        with self._tx() as s:
+            row = s.get(MessageRow, record_id, with_for_update=True)
+            if row is None:
+                raise StoreError(f"database {self._safe_url}: no message record {record_id}")
+            _fill(row, mail, classification)
+            row.folder, row.raw_path, row.ref = folder, raw_path, ref
+            _set_state(row, "filed", now, error=None)
+            s.execute(delete(AttachmentRow).where(AttachmentRow.record_id == record_id))
+            s.add_all(_attachment_row(record_id, a) for a in attachments)
+            s.flush()
+            s.add_all(_new_outbox(s, record_id, outbox, now))
+            s.flush()
+            return _message(row)
+
+    @_guarded
+    def attachments(self, record_id: int) -> list[StoredAttachment]:
+        """The attachments filed for ``record_id``, in the order they were given."""
+        query = select(AttachmentRow).where(AttachmentRow.record_id == record_id)
+        with self._tx() as s:
+            return [_stored(row) for row in s.scalars(query.order_by(AttachmentRow.id))]
+
+    @_guarded
+    def mark_moved(self, record_ids: Iterable[int], now: datetime) -> int:
+        """Set filed messages ``moved`` after the IMAP move; returns how many changed."""
+        ids = list(record_ids)
+        stmt = update(MessageRow).where(MessageRow.id.in_(ids), MessageRow.state == "filed")
+        return self._rowcount(stmt.values(state="moved", updated_at=now))
+
+    @_guarded
+    def pending_moves(self, mailbox: str) -> list[MessageRecord]:
+        """Messages of ``mailbox`` filed but not yet moved: a crash came in between (case 7)."""
+        return self._messages(MessageRow.mailbox == mailbox, MessageRow.state == "filed")
+
+    @_guarded
+    def record_failure(self, record_id: int, step: str, error: str, now: datetime) -> int:
+        """Count one more failed attempt at ``step``; returns the attempts so far."""
+        stmt = update(MessageRow).where(MessageRow.id == record_id)
+        values = {"attempts": MessageRow.attempts + 1, "updated_at": now}
+        with self._tx() as s:
+            s.execute(stmt.values(**values, last_error=f"{step}: {error}"))
+            attempts = s.scalar(select(MessageRow.attempts).where(MessageRow.id == record_id))
+            if attempts is None:
+                raise StoreError(f"database {self._safe_url}: no message record {record_id}")
+            return attempts
+
+    @_guarded
+    def quarantine(self, record_id: int, reason: str, now: datetime) -> None:
+        """Give up on a message: state ``quarantined``, with the reason."""
+        self._transition(record_id, "quarantined", now, error=reason)
+
+    @_guarded
+    def mark_duplicate(self, record_id: int, of_id: int, now: datetime) -> None:
+        """Mark a message as a copy of ``of_id`` (same content, seen before)."""
+        with self._tx() as s:
+            row = s.get_one(MessageRow, record_id)
+            row.duplicate_of = of_id
+            _set_state(row, "duplicate", now, error=None)
+
+    @_guarded
+    def quarantined(self) -> list[MessageRecord]:
+        """Every quarantined message, oldest first, for ``mailbot quarantine list``."""
+        return self._messages(MessageRow.state == "quarantined")
+
+    @_guarded
+    def requeue(self, record_id: int, now: datetime) -> bool:
+        """Send a quarantined message round again (attempts 0); False if it was not quarantined."""
+        stmt = update(MessageRow).where(MessageRow.id == record_id)
+        stmt = stmt.where(MessageRow.state == "quarantined")
+        return self._rowcount(stmt.values(state="fetched", attempts=0, updated_at=now)) == 1
+
+    def _transition(self, record_id: int, state: MessageState, now: datetime, error: str) -> None:
+        with self._tx() as s:
+            _set_state(s.get_one(MessageRow, record_id), state, now, error=error)
+
+    # -- status -----------------------------------------------------------
+
+    @_guarded
+    def counts(self) -> StoreCounts:
+        """Totals for ``mailbot status``."""
+        with self._tx() as s:
+            return StoreCounts(
+                by_state=_count(s, MessageRow.state),
+                by_kind=_count(s, MessageRow.kind),
+                by_folder=_count(s, MessageRow.folder),
+                outbox_by_state=_count(s, OutboxRow.state),
+                last_sync_at=s.scalar(select(func.max(SyncStateRow.last_sync_at))),
+            )
+
+    # -- outbox -----------------------------------------------------------
+
+    @_guarded
+    def pending_outbox(self, now: datetime, limit: int) -> list[OutboxRecord]:
+        """Up to ``limit`` outbox rows due for sending, oldest first."""
+        due = (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now)
+        query = select(OutboxRow).where(OutboxRow.state == "pending", due)
+        with self._tx() as s:
+            return [_outbox(r) for r in s.scalars(query.order_by(OutboxRow.id).limit(limit))]
+
+    @_guarded
+    def sending_outbox(self) -> list[OutboxRecord]:
+        """Rows left ``sending`` by a crash: check Sent by Message-ID before any resend (case 8)."""
+        query = select(OutboxRow).where(OutboxRow.state == "sending").order_by(OutboxRow.id)
+        with self._tx() as s:
+            return [_outbox(r) for r in s.scalars(query)]
+
+    @_guarded
+    def mark_sending(self, outbox_id: int) -> bool:
+        """Take a pending row for sending (one more attempt); False if someone else took it."""
+        stmt = update(OutboxRow).where(OutboxRow.id == outbox_id, OutboxRow.state == "pending")
+        return self._rowcount(stmt.values(state="sending", attempts=OutboxRow.attempts + 1)) == 1
+
+    @_guarded
+    def mark_sent(self, outbox_id: int, now: datetime) -> None:
+        """The server accepted the mail (250): the row is done."""
+        stmt = update(OutboxRow).where(OutboxRow.id == outbox_id)
+        self._rowcount(stmt.values(state="sent", sent_at=now, last_error=None))
+
+    @_guarded
+    def mark_outbox_failed(
+        self, outbox_id: int, error: str, now: datetime, *, retry_at: datetime | None
+    ) -> None:
+        """A send failed: pending again from ``retry_at``, or ``failed`` for good when None."""
+        state: OutboxState = "failed" if retry_at is None else "pending"
+        retry = None if retry_at is None else max(retry_at, now)
+        stmt = update(OutboxRow).where(OutboxRow.id == outbox_id)
+        self._rowcount(stmt.values(state=state, next_attempt_at=retry, last_error=error))
+
+    # -- job runs ---------------------------------------------------------
+
+    @_guarded
+    def start_job(self, job: str, period: str, now: datetime) -> bool:
+        """Start ``job`` for ``period``; False if it is running or done for that period.
+
+        A failed run may start again. The unique ``(job, period)`` key decides a race.
+        """
+        restart = update(JobRunRow).where(
+            JobRunRow.job == job, JobRunRow.period == period, JobRunRow.state == "failed"
+        )
+        values = {"state": "running", "started_at": now, "finished_at": None, "detail": None}
+        if self._rowcount(restart.values(**values)) == 1:
+            return True
+        try:
+            with self._tx() as s:
+                s.add(JobRunRow(job=job, period=period, state="running", started_at=now))
+            return True
+        except IntegrityError:
+            return False
+
+    @_guarded
+    def finish_job(
+        self, job: str, period: str, state: RunState, now: datetime, detail: str | None = None
+    ) -> None:
+        """Record how the run of ``job`` for ``period`` ended."""
+        stmt = update(JobRunRow).where(JobRunRow.job == job, JobRunRow.period == period)
+        self._rowcount(stmt.values(state=state, finished_at=now, detail=detail))
+
+    @_guarded
+    def last_runs(self) -> list[JobRun]:
+        """The latest period's run of each job, by job name."""
+        query = select(JobRunRow).order_by(JobRunRow.job, JobRunRow.period)
+        with self._tx() as s:
+            latest = {row.job: _job(row) for row in s.scalars(query)}
+        return list(latest.values())
+
+    # -- helpers ----------------------------------------------------------
+
+    def _first_message(self, *where: ColumnElement[bool]) -> MessageRecord | None:
+        """The oldest message matching every condition in ``where``, or None."""
+        query = select(MessageRow).where(*where).order_by(MessageRow.id).limit(1)
+        with self._tx() as s:
+            row = s.scalars(query).first()
+            return _message(row) if row else None
+
+    def _messages(self, *where: ColumnElement[bool]) -> list[MessageRecord]:
+        """Every message matching every condition in ``where``, oldest first."""
+        query = select(MessageRow).where(*where).order_by(MessageRow.id)
+        with self._tx() as s:
+            return [_message(row) for row in s.scalars(query)]
+
+    def _rowcount(self, stmt: Any) -> int:
+        with self._tx() as s:
+            return cast(CursorResult[Any], s.execute(stmt)).rowcount
+
+
+# -- engine ---------------------------------------------------------------
+
+
+def _parse_url(url: str) -> URL:
+    """``url`` parsed; an unparsable one is not echoed, since it may hold a password."""
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            "the database URL is not valid: expected e.g. sqlite:///store/mailbot.sqlite3 "
+            "or postgresql+psycopg://mailbot@localhost/mailbot"
+        ) from None
+
+
+def _create_engine(url: URL) -> Engine:
+    """An engine for ``url``; for SQLite, the folder, pragmas and immediate transactions."""
+    if url.get_backend_name() != "sqlite":
+        return _checked(url, lambda: create_engine(url, pool_pre_ping=True))
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise StoreError("SQLite needs a file path, e.g. sqlite:///store/mailbot.sqlite3")
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder for {database}: {exc.strerror}") from exc
+    engine = _checked(url, lambda: create_engine(url))
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _checked(url: URL, build: Callable[[], Engine]) -> Engine:
+    """Run ``build``; an unknown dialect or a missing driver becomes a ``StoreError``."""
+    safe = url.render_as_string(hide_password=True)
+    try:
+        return build()
+    except ArgumentError as exc:
+        raise StoreError(f"database {safe}: {_first_line(exc)}") from None
+    except ImportError as exc:
+        hint = "install the driver, e.g. pip install 'mailbot[postgres]'"
+        raise StoreError(f"database {safe}: {exc}; {hint}") from None
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    """Set the SQLite pragmas on every new connection; SQLAlchemy issues BEGIN itself."""
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Start every SQLite transaction holding the write lock; see the module doc."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- rows <-> records -----------------------------------------------------
+
+
+def _set_state(row: MessageRow, state: MessageState, now: datetime, *, error: str | None) -> None:
+    row.state, row.last_error, row.updated_at = state, error, now
+
+
+def _fill(row: MessageRow, mail: Mail, cls: Classification) -> None:
+    """Copy what the message is and what it was classified as into its ledger row."""
+    sender = mail.sender
+    row.sender_addr = sender.addr if sender else None
+    row.sender_name = sender.name if sender else None
+    row.subject, row.date, row.in_reply_to = mail.subject, mail.date, mail.in_reply_to
+    row.references = " ".join(mail.references)
+    row.role, row.group, row.kind = cls.role, cls.group, cls.kind
+    row.topics, row.urgent, row.reasons = list(cls.topics), cls.urgent, list(cls.reasons)
+
+
+def _attachment_row(record_id: int, att: StoredAttachment) -> AttachmentRow:
+    return AttachmentRow(
+        record_id=record_id,
+        name=att.name,
+        stored_path=att.stored_path,
+        content_type=att.content_type,
+        size=att.size,
+        skipped=att.skipped,
+    )
+
+
+def _new_outbox(
+    s: Session, cause_id: int, items: Sequence[OutboxItem], now: datetime
+) -> list[OutboxRow]:
+    """Outbox rows for the items whose Message-ID is not queued yet (idempotency key)."""
+    ids = [item.message_id for item in items]
+    queued = set(s.scalars(select(OutboxRow.message_id).where(OutboxRow.message_id.in_(ids))))
+    fresh = {item.message_id: item for item in items if item.message_id not in queued}
+    return [_outbox_row(cause_id, item, now) for item in fresh.values()]
+
+
+def _outbox_row(cause_id: int, item: OutboxItem, now: datetime) -> OutboxRow:
+    return OutboxRow(
+        message_id=item.message_id,
+        purpose=item.purpose,
+        cause_id=cause_id,
+        recipients=list(item.recipients),
+        raw=item.raw,
+        state="pending",
+        attempts=0,
+        created_at=now,
+    )
+
+
+def _count(s: Session, column: Any) -> dict[str, int]:
+    """Rows per value of ``column`` (NULL left out)."""
+    query = select(column, func.count()).where(column.is_not(None)).group_by(column)
+    return {str(value): int(n) for value, n in s.execute(query)}
+
+
+def _sync(row: SyncStateRow) -> SyncState:
+    return SyncState(
+        mailbox=row.mailbox,
+        uidvalidity=row.uidvalidity,
+        last_uid=row.last_uid,
+        last_sync_at=row.last_sync_at,
+        first_sync_at=row.first_sync_at,
+    )
+
+
+def _message(row: MessageRow) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        mailbox=row.mailbox,
+        uidvalidity=row.uidvalidity,
+        uid=row.uid,
+        sha256=row.sha256,
+        message_id=row.message_id,
+        state=cast(MessageState, row.state),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_error=row.last_error,
+        duplicate_of=row.duplicate_of,
+        sender_addr=row.sender_addr,
+        sender_name=row.sender_name,
+        subject=row.subject,
+        date=row.date,
+        in_reply_to=row.in_reply_to,
+        references=tuple((row.references or "").split()),
+        role=row.role,
+        group=row.group,
+        kind=row.kind,
+        topics=tuple(row.topics or ()),
+        urgent=row.urgent,
+        reasons=tuple(row.reasons or ()),
+        folder=row.folder,
+        raw_path=row.raw_path,
+        ref=row.ref,
+    )
+
+
+def _stored(row: AttachmentRow) -> StoredAttachment:
+    return StoredAttachment(
+        name=row.name,
+        content_type=row.content_type,
+        size=row.size,
+        stored_path=row.stored_path,
+        skipped=row.skipped,
+    )
+
+
+def _outbox(row: OutboxRow) -> OutboxRecord:
+    return OutboxRecord(
+        id=row.id,
+        message_id=row.message_id,
+        purpose=row.purpose,
+        cause_id=row.cause_id,
+        recipients=tuple(row.recipients),
+        raw=row.raw,
+        state=cast(OutboxState, row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+    )
+
+
+def _job(row: JobRunRow) -> JobRun:
+    return JobRun(
+        job=row.job,
+        period=row.period,
+        state=cast(RunState, row.state),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        detail=row.detail,
+    )

@@ -1,0 +1,174 @@
+"""Blobs on a real temporary folder: traversal names stay inside, nothing is overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mailbot.core.model import Attachment
+from mailbot.errors import StoreError
+from mailbot.shell.blobs import Blobs, safe_filename
+
+# RELIABILITY case 20, plus the RFC 2231 name both before and after percent-decoding.
+HOSTILE_NAMES = [
+    "../../etc/cron.d/x",
+    "/etc/passwd",
+    "..\\..\\x",
+    "con.txt",
+    "evil\x00.txt",
+    "a" * 300 + ".pdf",
+    "..%2F..%2Fx",
+    "../../x",
+    "..",
+    ".",
+    "",
+    "\u202etxt.exe",
+    "C:\\Windows\\win.ini",
+    "NUL",
+    "lpt1.log",
+]
+
+
+def att(name: str, payload: bytes = b"data", skipped: str | None = None) -> Attachment:
+    return Attachment(name=name, content_type="application/octet-stream", size=len(payload),
+                      payload=payload, skipped=skipped)  # fmt: skip
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> Blobs:
+    return Blobs(tmp_path / "store")
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_names_land_inside_the_attachment_folder(
+    tmp_path: Path, blobs: Blobs, name: str
+) -> None:
+    """Every traversal or device name is written as one file inside attachments/<id>/."""
+    rel = blobs.put_attachment(5, att(name))
+    assert rel is not None
+    path = blobs.path(rel)
+    assert path.parent == blobs.root / "attachments" / "5"
+    assert path.read_bytes() == b"data"
+    assert files_under(tmp_path) == {path}
+    assert len(path.name) <= 100 and not path.name.startswith(".")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/cron.d/x", "x"),
+        ("/etc/passwd", "passwd"),
+        ("..\\..\\x", "x"),
+        ("con.txt", "_con.txt"),
+        ("CON .txt", "_CON .txt"),
+        ("Com1.pdf", "_Com1.pdf"),
+        ("console.txt", "console.txt"),
+        ("evil\x00.txt", "evil.txt"),
+        ("tab\there\n.doc", "tabhere.doc"),
+        ("..%2F..%2Fx", "%2F..%2Fx"),
+        (".bashrc", "bashrc"),
+        ("...", "attachment"),
+        ("", "attachment"),
+        ("a:b?c*.docx", "a_b_c_.docx"),
+        ("report. ", "report"),
+        ("Bài viết tháng 3.docx", "Bài viết tháng 3.docx"),
+    ],
+)
+def test_safe_filename(name: str, expected: str) -> None:
+    """Names are cut to their last component and defused, keeping what a human can read."""
+    assert safe_filename(name) == expected
+
+
+def test_long_names_keep_their_extension() -> None:
+    """A 300-character name is shortened to 100 characters, extension kept."""
+    assert safe_filename("a" * 300 + ".pdf") == "a" * 96 + ".pdf"
+    vietnamese = safe_filename("ệ" * 300 + ".docx")
+    assert vietnamese.endswith(".docx") and len(vietnamese.encode()) <= 200
+
+
+def test_same_name_never_overwrites(blobs: Blobs) -> None:
+    """A second file with the same name becomes ``name (2).ext``; the first is untouched."""
+    first = blobs.put_attachment(1, att("bai viet.docx", b"one"))
+    second = blobs.put_attachment(1, att("bai viet.docx", b"two"))
+    third = blobs.put_attachment(1, att("../bai viet.docx", b"three"))
+    assert (first, second, third) == (
+        "attachments/1/bai viet.docx",
+        "attachments/1/bai viet (2).docx",
+        "attachments/1/bai viet (3).docx",
+    )
+    assert [blobs.path(r).read_bytes() for r in (first, second, third) if r] == [
+        b"one",
+        b"two",
+        b"three",
+    ]
+
+
+def test_same_attachment_again_reuses_its_file(blobs: Blobs) -> None:
+    """Storing identical bytes under the same name again (a retry) adds no copy."""
+    first = blobs.put_attachment(1, att("x.pdf", b"same"))
+    assert blobs.put_attachment(1, att("x.pdf", b"same")) == first
+    assert len(files_under(blobs.root)) == 1
+
+
+def test_skipped_attachment_is_not_written(blobs: Blobs) -> None:
+    """An attachment dropped by the parser (too large) has no file."""
+    assert blobs.put_attachment(1, att("big.mp4", b"", skipped="too large")) is None
+    assert files_under(blobs.root) == set()
+
+
+def test_symlinked_folder_cannot_lead_outside(tmp_path: Path, blobs: Blobs) -> None:
+    """If attachments/<id> were a symlink out of the store, nothing is written through it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (blobs.root / "attachments").mkdir(parents=True)
+    (blobs.root / "attachments" / "9").symlink_to(outside)
+    with pytest.raises(StoreError, match="leads outside"):
+        blobs.put_attachment(9, att("x.txt"))
+    assert list(outside.iterdir()) == []
+
+
+def test_path_refuses_relative_escape(blobs: Blobs) -> None:
+    """A stored path from the database cannot point outside the store."""
+    with pytest.raises(StoreError, match="leads outside"):
+        blobs.path("../../etc/passwd")
+
+
+def test_raw_write_is_content_addressed_and_idempotent(blobs: Blobs) -> None:
+    """raw/<ab>/<sha256>.eml holds the bytes; writing again changes nothing; no temp files."""
+    raw = b"From: a@b\r\nSubject: x\r\n\r\nbody\r\n"
+    digest = hashlib.sha256(raw).hexdigest()
+    rel = blobs.put_raw(raw)
+    assert rel == f"raw/{digest[:2]}/{digest}.eml"
+    mtime = blobs.path(rel).stat().st_mtime_ns
+    assert blobs.put_raw(raw) == rel
+    assert blobs.path(rel).stat().st_mtime_ns == mtime
+    assert blobs.read_raw(rel) == raw
+    assert files_under(blobs.root) == {blobs.path(rel)}
+
+
+def test_permissions(blobs: Blobs) -> None:
+    """Files are 0o640 and folders 0o750: mail is personal data (Decree 13)."""
+    old = os.umask(0o022)
+    try:
+        raw = blobs.path(blobs.put_raw(b"x"))
+        attached = blobs.path(blobs.put_attachment(3, att("a.txt")) or "")
+    finally:
+        os.umask(old)
+    for path in (raw, attached):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
+    assert stat.S_IMODE((blobs.root / "raw").stat().st_mode) == 0o750
+
+
+def test_missing_raw_is_a_store_error(blobs: Blobs) -> None:
+    """Reading a raw file that is gone names the file."""
+    with pytest.raises(StoreError, match=r"raw/00/missing\.eml"):
+        blobs.read_raw("raw/00/missing.eml")
