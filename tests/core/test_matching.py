@@ -9,7 +9,12 @@ import pytest
 from mailbot.core.matching import compile_phrases
 
 PHRASES = compile_phrases(
-    [("ma túy", 3.0, "drugs"), ("ma", 1.0, "ghost"), ("đuối nước", 3.0, "drowning"), ("hòa", 1, "x")]
+    [
+        ("ma túy", 3.0, "drugs"),
+        ("ma", 1.0, "ghost"),
+        ("đuối nước", 3.0, "drowning"),
+        ("hòa", 1.0, "peace"),
+    ]
 )
 
 

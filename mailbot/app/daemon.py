@@ -1,0 +1,149 @@
+"""The long-running loop: sync, wait for mail, reconnect, stop cleanly.
+
+* New mail wakes the loop through IMAP IDLE (RFC 2177) where the server has
+  it, re-issued well before the 29-minute limit; otherwise it polls.
+* Every wake runs a full pass by UID from the stored high-water mark, and a
+  pass runs at least every ``reconcile_seconds`` whatever IDLE says, because
+  a silently dead connection looks exactly like a quiet mailbox.
+* A lost connection or a server restart is retried with jittered
+  exponential backoff; the daemon itself never stops for a bad message.
+* SIGTERM and SIGINT finish the message in hand, then exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+
+from mailbot.app.ingest import PassReport, Progress
+from mailbot.app.wiring import App
+from mailbot.errors import SourceError
+from mailbot.shell.source import MailSource
+
+__all__ = ["Backoff", "Daemon", "Stopper"]
+
+log = logging.getLogger("mailbot.daemon")
+
+
+class _InterruptedError(Exception):
+    """Raised inside an IDLE wait so that a stop signal ends it at once."""
+
+
+@dataclass
+class Stopper:
+    """Turns SIGTERM/SIGINT into a flag; interrupts only a wait, never a message."""
+
+    requested: bool = False
+    waiting: bool = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the message in hand", signum)
+        self.requested = True
+        if self.waiting:
+            raise _InterruptedError
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        old = {s: signal.signal(s, self.handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    @contextmanager
+    def wait(self) -> Iterator[None]:
+        self.waiting = True
+        try:
+            yield
+        except _InterruptedError:
+            pass
+        finally:
+            self.waiting = False
+
+
+@dataclass
+class Backoff:
+    """Jittered exponential delays: 1 s, 2 s, 4 s … up to ``ceiling``."""
+
+    floor: float = 1.0
+    ceiling: float = 300.0
+    failures: int = 0
+    jitter: Callable[[], float] = random.random
+
+    def next_delay(self) -> float:
+        base = min(self.ceiling, self.floor * 2**self.failures)
+        self.failures += 1
+        return float(base / 2 + base / 2 * self.jitter())
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+@dataclass
+class Daemon:
+    """Runs ingest passes over the mailbox until stopped."""
+
+    app: App
+    stopper: Stopper = field(default_factory=Stopper)
+    backoff: Backoff = field(default_factory=Backoff)
+    sleep: Callable[[float], None] = time.sleep
+    progress: Callable[[int], Progress] | None = None
+
+    def run_once(self) -> PassReport:
+        """One pass over what is in the mailbox; raises SourceError when unreachable."""
+        source = self.app.connect()
+        try:
+            return self.app.ingest(source, self.stopper).run_pass(self.progress)
+        finally:
+            source.close()
+
+    def run_forever(self) -> None:
+        """Sync, wait, repeat; reconnect with backoff; return when a signal asks."""
+        with self.stopper.installed():
+            while not self.stopper.requested:
+                try:
+                    self._session()
+                except (SourceError, OSError) as exc:
+                    delay = self.backoff.next_delay()
+                    log.warning("mailbox connection lost (%s); retrying in %.0f s", exc, delay)
+                    with self.stopper.wait():
+                        self.sleep(delay)
+        log.info("stopped")
+
+    def _session(self) -> None:
+        source = self.app.connect()
+        try:
+            self.backoff.reset()
+            while not self.stopper.requested:
+                self._pass(source)
+                self._wait(source)
+        finally:
+            source.close()
+
+    def _pass(self, source: MailSource) -> None:
+        report = self.app.ingest(source, self.stopper).run_pass(self.progress)
+        if report.seen:
+            log.info(
+                "pass: %d seen, %d filed, %d quarantined, %d duplicates, %d to retry",
+                report.seen,
+                report.filed,
+                report.quarantined,
+                report.duplicates,
+                report.failed,
+            )
+
+    def _wait(self, source: MailSource) -> None:
+        imap = self.app.settings.imap
+        timeout = min(imap.idle_seconds, imap.reconcile_seconds)
+        with self.stopper.wait():
+            source.idle_wait(timeout)

@@ -1,0 +1,311 @@
+"""One pass over the watched folder: every new message filed, exactly once.
+
+The ledger (``Store``) is the source of truth, never the ``\\Seen`` flag.
+Each message goes ``fetched`` → ``filed`` → ``moved`` (or ``quarantined``, or
+``duplicate``), and each step is safe to repeat after a crash:
+
+* the raw bytes are stored (content-addressed) before any decision;
+* the decision, its attachments and its outgoing mail are written in one
+  transaction (``Store.file_message``);
+* the IMAP move comes last; a restart finds the ``filed`` rows and moves them,
+  checking the target folder first so that nothing is filed twice;
+* the highest UID seen advances only past messages that reached an end
+  state, so a message whose processing failed is met again next pass, until
+  it fails ``max_attempts`` times and is quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mailbot.core.classify import classify
+from mailbot.core.decide import Plan, decide, quarantine_plan
+from mailbot.core.model import Mail, Unparseable
+from mailbot.core.parse import Limits, parse_message
+from mailbot.core.rules import RuleSet
+from mailbot.core.trust import TrustPolicy
+from mailbot.shell.blobs import Blobs
+from mailbot.shell.clock import Clock
+from mailbot.shell.records import MessageRecord, StoredAttachment
+from mailbot.shell.source import MailSource
+from mailbot.shell.store import Store
+
+__all__ = ["Ingest", "PassReport"]
+
+log = logging.getLogger("mailbot.ingest")
+Progress = Callable[[int], None]
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for the CLI and the tests."""
+
+    seen: int = 0
+    filed: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    moved: int = 0
+    folders: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Moves:
+    """Messages waiting to be moved, batched per target folder."""
+
+    by_folder: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, folder: str, uid: int, record_id: int) -> None:
+        self.by_folder[folder].append((uid, record_id))
+
+
+@dataclass
+class _Step:
+    """The state one batch shares: its UIDVALIDITY, pending moves and the report."""
+
+    uidvalidity: int
+    moves: _Moves
+    report: PassReport
+
+
+@dataclass
+class Ingest:
+    """Files the messages of one mailbox folder; built once by ``app.wiring``."""
+
+    source: MailSource
+    store: Store
+    blobs: Blobs
+    rules: RuleSet
+    policy: TrustPolicy
+    clock: Clock
+    mailbox: str
+    limits: Limits = field(default_factory=Limits)
+    batch_size: int = 100
+    max_attempts: int = 3
+    stop_requested: Callable[[], bool] = lambda: False
+    parse: Callable[[bytes, Limits], Mail | Unparseable] = parse_message
+
+    def run_pass(self, progress: Callable[[int], Progress] | None = None) -> PassReport:
+        """Sync the folder once: finish interrupted moves, then file every new UID."""
+        report = PassReport()
+        uidvalidity = self.source.select()
+        last_uid = self._start_uid(uidvalidity)
+        self._finish_pending(uidvalidity, report)
+        uids = self.source.uids_after(last_uid)
+        tick = progress(len(uids)) if progress and uids else None
+        for batch in _chunks(uids, self.batch_size):
+            if self.stop_requested():
+                break
+            resume = self._batch(uidvalidity, batch, report)
+            self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
+            if tick:
+                tick(len(batch))
+        if not uids:
+            self.store.save_sync_state(self.mailbox, uidvalidity, last_uid, self.clock.now())
+        return report
+
+    def _start_uid(self, uidvalidity: int) -> int:
+        state = self.store.sync_state(self.mailbox)
+        if state is None:
+            return 0
+        if state.uidvalidity != uidvalidity:
+            log.warning(
+                "UIDVALIDITY of %s changed from %d to %d: re-scanning, known messages are "
+                "recognised by content hash",
+                self.mailbox,
+                state.uidvalidity,
+                uidvalidity,
+            )
+            return 0
+        return state.last_uid
+
+    def _finish_pending(self, uidvalidity: int, report: PassReport) -> None:
+        moves = _Moves()
+        for record in self.store.pending_moves(self.mailbox):
+            if record.uidvalidity != uidvalidity or record.folder is None:
+                continue
+            if record.message_id and self.source.contains_message_id(
+                record.folder, record.message_id
+            ):
+                self.store.mark_moved([record.id], self.clock.now())
+                continue
+            moves.add(record.folder, record.uid, record.id)
+        self._move(moves, report)
+
+    def _batch(self, uidvalidity: int, batch: Sequence[int], report: PassReport) -> int:
+        """File one batch; return the UID the next pass may resume after."""
+        sizes = self.source.sizes(batch)
+        small = [u for u in batch if sizes.get(u, 0) <= self.limits.max_message_bytes]
+        raws = self.source.fetch_raw(small)
+        step = _Step(uidvalidity, _Moves(), report)
+        unresolved: list[int] = []
+        for uid in batch:
+            if self.stop_requested():
+                unresolved.append(uid)
+                break
+            report.seen += 1
+            if not self._one(step, uid, raws.get(uid), sizes.get(uid, 0)):
+                unresolved.append(uid)
+        self._move(step.moves, report)
+        resume = min(unresolved) - 1 if unresolved else max(batch)
+        return max(resume, 0)
+
+    def _one(self, step: _Step, uid: int, raw: bytes | None, size: int) -> bool:
+        """Take one message as far as it goes; False when it must be tried again."""
+        if raw is None and size <= self.limits.max_message_bytes:
+            return True  # expunged by someone else between SEARCH and FETCH
+        mail, crash = self._parse(raw)
+        record = self._claim(step, uid, raw, size, mail)
+        if self._already_handled(step, uid, record) or self._is_duplicate(record, uid, step.report):
+            return True
+        if raw is None:
+            reason = f"too large: {size} bytes > {self.limits.max_message_bytes}"
+            return self._quarantine(step, record, uid, reason)
+        if crash is not None:
+            return self._failed(step, record, uid, crash)
+        try:
+            return self._file(step, record, uid, raw, mail)
+        except Exception as exc:  # the daemon must outlive any one message
+            return self._failed(step, record, uid, exc)
+
+    def _parse(self, raw: bytes | None) -> tuple[Mail | Unparseable | None, Exception | None]:
+        """Parse, catching what a parser bug might raise: it counts as a failed attempt."""
+        if raw is None:
+            return None, None
+        try:
+            return self.parse(raw, self.limits), None
+        except Exception as exc:  # parse_message never raises; a bug in it must not stop us
+            return None, exc
+
+    def _claim(
+        self, step: _Step, uid: int, raw: bytes | None, size: int, mail: Mail | Unparseable | None
+    ) -> MessageRecord:
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else f"oversize-{uid}-{size}"
+        message_id = mail.message_id if isinstance(mail, Mail) else f"<{sha}@mailbot.invalid>"
+        now = self.clock.now()
+        claim = self.store.claim(
+            self.mailbox, step.uidvalidity, uid, sha256=sha, message_id=message_id, now=now
+        )
+        return claim.record
+
+    def _already_handled(self, step: _Step, uid: int, record: MessageRecord) -> bool:
+        """A restart meets a message it had decided on: finish its move only."""
+        if record.state == "quarantined":
+            step.moves.add(self.rules.routing.quarantine, uid, record.id)
+        elif record.state == "filed" and record.folder:
+            step.moves.add(record.folder, uid, record.id)
+        return record.state in ("quarantined", "filed", "moved", "duplicate")
+
+    def _is_duplicate(self, record: MessageRecord, uid: int, report: PassReport) -> bool:
+        original = self.store.find_processed(record.sha256)
+        if original is None or original.id == record.id:
+            return False
+        self.store.mark_duplicate(record.id, original.id, self.clock.now())
+        report.duplicates += 1
+        log.info(
+            "duplicate uid=%d of record %d: left where it is, not filed again", uid, original.id
+        )
+        return True
+
+    def _file(
+        self,
+        step: _Step,
+        record: MessageRecord,
+        uid: int,
+        raw: bytes,
+        mail: Mail | Unparseable | None,
+    ) -> bool:
+        raw_path = self.blobs.put_raw(raw)
+        if not isinstance(mail, Mail):
+            reason = mail.reason if isinstance(mail, Unparseable) else "no message"
+            return self._quarantine(step, record, uid, f"unparseable: {reason}")
+        cls = classify(mail, self.rules, self.policy)
+        plan: Plan = decide(mail, cls, self.rules)
+        stored = self._attachments(record.id, mail)
+        self.store.file_message(
+            record.id,
+            mail=mail,
+            classification=cls,
+            folder=plan.folder,
+            raw_path=raw_path,
+            attachments=stored,
+            outbox=[],
+            now=self.clock.now(),
+        )
+        step.moves.add(plan.folder, uid, record.id)
+        step.report.filed += 1
+        step.report.folders[plan.folder] = step.report.folders.get(plan.folder, 0) + 1
+        log.info(
+            "filed id=%d kind=%s role=%s topic=%s urgent=%s folder=%r",
+            record.id,
+            cls.kind,
+            cls.role,
+            cls.topic or "-",
+            cls.urgent,
+            plan.folder,
+        )
+        return True
+
+    def _attachments(self, record_id: int, mail: Mail) -> list[StoredAttachment]:
+        return [
+            StoredAttachment(
+                name=att.name,
+                content_type=att.content_type,
+                size=att.size,
+                stored_path=self.blobs.put_attachment(record_id, att),
+                skipped=att.skipped,
+            )
+            for att in mail.attachments
+        ]
+
+    def _failed(self, step: _Step, record: MessageRecord, uid: int, exc: Exception) -> bool:
+        error = f"{type(exc).__name__}: {exc}"
+        attempts = self.store.record_failure(record.id, "file", error, self.clock.now())
+        log.error("record %d (uid %d) failed, attempt %d: %s", record.id, uid, attempts, error)
+        if attempts >= self.max_attempts:
+            return self._quarantine(step, record, uid, f"failed {attempts} times: {error}")
+        step.report.failed += 1
+        return False
+
+    def _quarantine(self, step: _Step, record: MessageRecord, uid: int, reason: str) -> bool:
+        plan = quarantine_plan(reason, self.rules)
+        self.store.quarantine(record.id, reason, self.clock.now())
+        step.moves.add(plan.folder, uid, record.id)
+        step.report.quarantined += 1
+        log.warning("quarantined id=%d uid=%d: %s", record.id, uid, reason)
+        return True
+
+    def _move(self, moves: _Moves, report: PassReport) -> None:
+        for folder, items in moves.by_folder.items():
+            self.source.ensure_folder(folder)
+            self.source.move([uid for uid, _ in items], folder)
+            self.store.mark_moved([record_id for _, record_id in items], self.clock.now())
+            report.moved += len(items)
+
+    def retry(self, record_id: int) -> bool:
+        """Put one quarantined message through the pipeline again, after a rules fix.
+
+        ``source`` must be opened on the quarantine folder: the message is found
+        there by its content hash, filed anew and moved to its folder.
+        """
+        record = self.store.record(record_id)
+        if record is None or not self.store.requeue(record_id, self.clock.now()):
+            return False
+        self.source.select()
+        uids = self.source.uids_after(0)
+        for uid, raw in self.source.fetch_raw(uids).items():
+            if hashlib.sha256(raw).hexdigest() == record.sha256:
+                step = _Step(0, _Moves(), PassReport())
+                self._file(step, record, uid, raw, self.parse(raw, self.limits))
+                self._move(step.moves, step.report)
+                return step.report.filed == 1
+        return False
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for start in range(0, len(items), max(size, 1)):
+        yield items[start : start + size]

@@ -1,0 +1,351 @@
+"""The ``mailbot`` command line: a thin click layer over the app and the core.
+
+Every command turns a :class:`~mailbot.errors.MailbotError` into one line on
+stderr and the error's exit code; click's own usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mailbot import __version__
+from mailbot.app.daemon import Daemon
+from mailbot.app.demo import demo_settings, make_demo_maildir
+from mailbot.app.ingest import PassReport
+from mailbot.app.wiring import build, source_factory
+from mailbot.config import Settings, load_settings
+from mailbot.core.classify import classify
+from mailbot.core.model import Classification, Mail, Unparseable
+from mailbot.core.parse import parse_message
+from mailbot.core.rules import RuleSet
+from mailbot.core.trust import TrustPolicy
+from mailbot.errors import MailbotError, RulesError
+from mailbot.log import setup_logging
+from mailbot.rules_file import default_rules_dir, load_rules, summary
+from mailbot.shell.store import Store
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RULES_OPTION = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of rule files (default: the project's rules/).",
+)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Print a MailbotError as the user should see it and exit with its code."""
+    try:
+        yield
+    except RulesError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) found; nothing was loaded.", err=True)
+        sys.exit(exc.exit_code)
+    except MailbotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mailbot")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./mailbot.yaml when it exists, else the demo school's defaults).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """mailbot files a school's shared mailbox by sender role and plan topic."""
+    ctx.obj = config_path
+
+
+def _settings(ctx: click.Context) -> Settings:
+    config_path: Path | None = ctx.find_root().obj
+    settings = load_settings(config_path)
+    setup_logging(settings.log_level, settings.log_file)
+    return settings
+
+
+@cli.command("run")
+@click.option("--once", is_flag=True, help="One pass over the mailbox, then exit.")
+@click.pass_context
+def run_cmd(ctx: click.Context, once: bool) -> None:
+    """Watch the mailbox and file everything that arrives (the daemon).
+
+    With --once: one pass over what is in the mailbox, then exit 0; exit 1
+    with the reason when the mailbox cannot be reached or login fails.
+    """
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            daemon = Daemon(app, progress=_progress_bar)
+            if once:
+                report = daemon.run_once()
+                click.echo(_report_line(report))
+            else:
+                daemon.run_forever()
+        finally:
+            app.close()
+
+
+def _progress_bar(total: int) -> Callable[[int], None]:
+    """A progress bar on a terminal for a backlog; nothing otherwise."""
+    if total < 20 or not sys.stderr.isatty():
+        return lambda n: None
+    bar = click.progressbar(length=total, label="filing", file=sys.stderr)
+    bar.__enter__()
+
+    def tick(n: int) -> None:
+        bar.update(n)
+        if bar.pos >= total:
+            bar.__exit__(None, None, None)
+
+    return tick
+
+
+def _report_line(r: PassReport) -> str:
+    return (
+        f"{r.seen} messages seen: {r.filed} filed, {r.quarantined} quarantined, "
+        f"{r.duplicates} duplicates, {r.failed} to retry"
+    )
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Last sync, messages per kind, folder and state, quarantine and outbox queue."""
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            counts = app.store.counts()
+            quarantined = app.store.quarantined()
+        finally:
+            app.close()
+    data: dict[str, Any] = {
+        "last_sync": counts.last_sync_at.isoformat() if counts.last_sync_at else None,
+        "by_state": dict(counts.by_state),
+        "by_kind": dict(counts.by_kind),
+        "by_folder": dict(counts.by_folder),
+        "outbox": dict(counts.outbox_by_state),
+        "quarantined": len(quarantined),
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
+        return
+    click.echo(f"last sync: {data['last_sync'] or 'never'}")
+    for title in ("by_state", "by_kind", "by_folder", "outbox"):
+        items = ", ".join(f"{k}: {v}" for k, v in sorted(data[title].items())) or "none"
+        click.echo(f"{title.replace('_', ' ')}: {items}")
+    click.echo(f"quarantined: {len(quarantined)}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database: schema migrations."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply every pending schema migration (also done at start-up)."""
+    with _reported():
+        settings = _settings(ctx)
+        store = Store.open(settings.db_url)
+        try:
+            store.upgrade()
+            click.echo(f"database at revision {store.current_revision()}")
+        finally:
+            store.close()
+
+
+@cli.group("quarantine")
+def quarantine_group() -> None:
+    """Messages that could not be handled."""
+
+
+@quarantine_group.command("list")
+@click.pass_context
+def quarantine_list(ctx: click.Context) -> None:
+    """Show each quarantined message with its reason."""
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            records = app.store.quarantined()
+        finally:
+            app.close()
+    if not records:
+        click.echo("quarantine is empty")
+    for r in records:
+        click.echo(f"{r.id}\t{r.updated_at:%Y-%m-%d %H:%M}\t{r.subject or '-'}\t{r.last_error}")
+
+
+@quarantine_group.command("retry")
+@click.argument("record_id", type=int)
+@click.pass_context
+def quarantine_retry(ctx: click.Context, record_id: int) -> None:
+    """Put quarantined message RECORD_ID through the pipeline again (after a rules fix)."""
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            source = source_factory(app.settings, app.rules.routing.quarantine)()
+            try:
+                ok = app.ingest(source).retry(record_id)
+            finally:
+                source.close()
+        finally:
+            app.close()
+    if not ok:
+        click.echo(f"error: record {record_id} is not in quarantine or was not found", err=True)
+        sys.exit(1)
+    click.echo(f"record {record_id} filed again")
+
+
+@cli.group()
+def rules() -> None:
+    """Check the rule files that IT edits."""
+
+
+@rules.command("check")
+@RULES_OPTION
+def rules_check(rules_dir: Path | None) -> None:
+    """Validate every rule file; print a summary, or each problem with file and line.
+
+    Exit status: 0 when the rules are good, 2 when any file is wrong.
+    """
+    directory = rules_dir or default_rules_dir()
+    with _reported():
+        ruleset = load_rules(directory)
+    click.echo(f"{directory}: OK")
+    click.echo(summary(ruleset))
+
+
+@cli.command("classify")
+@RULES_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def classify_cmd(rules_dir: Path | None, as_json: bool, files: tuple[Path, ...]) -> None:
+    """Classify .eml FILES: role, group, kind, topics, urgency and the reasons.
+
+    A file that cannot be read or is not a message gets an error line; the
+    others are still classified, and the exit status is then 1.
+    """
+    with _reported():
+        ruleset = load_rules(rules_dir or default_rules_dir())
+    failed = False
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        result = _classify_file(path, ruleset)
+        if isinstance(result, str):
+            click.echo(f"error: {path}: {result}", err=True)
+            failed = True
+            continue
+        rows.append(_row(path, result))
+        if as_json:
+            click.echo(json.dumps(rows[-1], ensure_ascii=False))
+    if not as_json and rows:
+        click.echo(_table(rows))
+    sys.exit(1 if failed else 0)
+
+
+def _classify_file(path: Path, ruleset: RuleSet) -> Classification | str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    mail = parse_message(raw)
+    if isinstance(mail, Unparseable):
+        return f"not a message: {mail.reason}"
+    if not _looks_like_mail(mail):
+        return "not a message: no From, Date, Subject or Message-ID header"
+    return classify(mail, ruleset, TrustPolicy())
+
+
+def _looks_like_mail(mail: Mail) -> bool:
+    names = {name for name, _ in mail.headers}
+    return bool(names & {"from", "date", "subject", "message-id"})
+
+
+def _row(path: Path, c: Classification) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "role": c.role,
+        "group": c.group,
+        "kind": c.kind,
+        "topics": list(c.topics),
+        "urgent": c.urgent,
+        "reasons": list(c.reasons),
+    }
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = ("file", "role", "group", "kind", "topics", "urgent")
+    cells = [
+        (
+            Path(r["file"]).name,
+            r["role"],
+            r["group"] or "-",
+            r["kind"],
+            ",".join(r["topics"]) or "-",
+            "URGENT" if r["urgent"] else "",
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="mailbot")
+
+
+@cli.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("store/demo"),
+    show_default=True,
+    help="Where the demo mailbox and its database are made (emptied first).",
+)
+def demo_cmd(directory: Path) -> None:
+    """Make a demo Maildir from the shipped samples, file it once, show where each went."""
+    with _reported():
+        setup_logging("WARNING")
+        settings = demo_settings(directory)
+        count = make_demo_maildir(settings.maildir_path)
+        app = build(settings)
+        try:
+            report = Daemon(app).run_once()
+            rows = [app.store.record(i) for i in range(1, report.seen + 1)]
+        finally:
+            app.close()
+    click.echo(f"demo mailbox: {settings.maildir_path} ({count} sample messages)")
+    click.echo(_report_line(report))
+    for r in sorted((r for r in rows if r), key=lambda r: (r.folder or "", r.id)):
+        topic = ",".join(r.topics) or "-"
+        urgent = " URGENT" if r.urgent else ""
+        click.echo(
+            f"  {r.folder or '-':28} {r.kind or '-':10} {r.role or '-':10} {topic:5}{urgent}  "
+            f"{r.subject}"
+        )

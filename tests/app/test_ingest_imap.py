@@ -1,0 +1,222 @@
+"""End to end against a real Dovecot: every message filed once and moved once."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from mailbot.app.daemon import Daemon
+from mailbot.app.wiring import App, build
+from mailbot.core.model import Unparseable
+from mailbot.core.parse import Limits, parse_message
+from tests.app.helpers import copies, env_for, folder_contents, mailbot, settings_for
+from tests.corpus import corpus_dir
+from tests.dovecot import Dovecot
+
+pytestmark = pytest.mark.imap
+
+
+def _corpus() -> list[bytes]:
+    return [p.read_bytes() for p in sorted(corpus_dir().glob("d*.eml"))]
+
+
+@pytest.fixture
+def app(dovecot: Dovecot, tmp_path: Path) -> Iterator[App]:
+    application = build(settings_for(dovecot, tmp_path / "store"))
+    yield application
+    application.close()
+
+
+def test_run_once_files_the_corpus_from_the_environment_alone(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """`mailbot run --once` with only MAILBOT_* variables: INBOX empties, each message
+    lands in exactly one folder, Vietnamese folder names included; a second run changes
+    nothing."""
+    corpus = _corpus()
+    for raw in corpus:
+        dovecot.append("INBOX", raw)
+    env = env_for(dovecot, tmp_path / "store")
+    first = mailbot(env, "run", "--once", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert f"{len(corpus)} messages seen: {len(corpus)} filed" in first.stdout
+    contents = folder_contents(dovecot)
+    assert contents["INBOX"] == []
+    assert copies(contents) == {hashlib.sha256(r).hexdigest(): 1 for r in corpus}
+    assert {"Bài viết/Tổ KHTN", "Phản ánh", "Thư tự động", "Văn bản Sở"} <= {
+        name.replace(".", "/") for name in contents
+    }
+    second = mailbot(env, "run", "--once", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "0 messages seen" in second.stdout
+    assert folder_contents(dovecot) == contents
+
+
+def test_run_once_exits_1_when_login_fails(dovecot: Dovecot, tmp_path: Path) -> None:
+    env = env_for(dovecot, tmp_path / "store") | {"MAILBOT_IMAP_PASSWORD": "wrong-password"}
+    result = mailbot(env, "run", "--once", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "wrong-password" not in result.stderr
+
+
+def test_incremental_sync_fetches_only_new_mail(dovecot: Dovecot, app: App) -> None:
+    corpus = _corpus()
+    for raw in corpus[:5]:
+        dovecot.append("INBOX", raw)
+    assert Daemon(app).run_once().filed == 5
+    for raw in corpus[5:8]:
+        dovecot.append("INBOX", raw)
+    report = Daemon(app).run_once()
+    assert (report.seen, report.filed) == (3, 3)
+    assert Daemon(app).run_once().seen == 0
+
+
+def test_seen_flag_is_neither_needed_nor_set(dovecot: Dovecot, app: App) -> None:
+    """A human reading the mail first changes nothing (RELIABILITY case 14)."""
+    corpus = _corpus()
+    dovecot.append("INBOX", corpus[0], flags=[r"\Seen"])
+    dovecot.append("INBOX", corpus[1])
+    assert Daemon(app).run_once().filed == 2
+    with dovecot.client() as imap:
+        for name in ("Văn bản Sở", "Phản ánh"):
+            imap.select_folder(name, readonly=True)
+            flags = [f for fl in imap.get_flags(imap.search("ALL")).values() for f in fl]
+            assert (rb"\Seen" in flags) == (name == "Văn bản Sở")
+
+
+def test_changed_uidvalidity_refiles_nothing(dovecot: Dovecot, app: App) -> None:
+    """A restored mailbox (new UIDVALIDITY, old mail back in INBOX) is recognised by hash."""
+    corpus = _corpus()[:6]
+    for raw in corpus:
+        dovecot.append("INBOX", raw)
+    assert Daemon(app).run_once().filed == 6
+    for raw in corpus[:3]:
+        dovecot.append("INBOX", raw)
+    dovecot.append("INBOX", _corpus()[10])
+    before = dovecot.uidvalidity()
+    assert dovecot.uidvalidity_reset() != before
+    report = Daemon(app).run_once()
+    assert (report.seen, report.filed, report.duplicates) == (4, 1, 3)
+
+
+def test_message_dragged_back_is_not_processed_twice(dovecot: Dovecot, app: App) -> None:
+    raw = _corpus()[2]
+    dovecot.append("INBOX", raw)
+    assert Daemon(app).run_once().filed == 1
+    dovecot.append("INBOX", raw)
+    report = Daemon(app).run_once()
+    assert (report.filed, report.duplicates) == (0, 1)
+    assert app.store.counts().by_state == {"moved": 1, "duplicate": 1}
+
+
+def test_poison_message_is_quarantined_and_the_rest_filed(dovecot: Dovecot, app: App) -> None:
+    """A parser crash on one message: three attempts, then quarantine; others flow."""
+    corpus = _corpus()[:4]
+    poison = b"From: x@y.example\r\nSubject: poison\r\n\r\nboom\r\n"
+    for raw in (corpus[0], poison, *corpus[1:]):
+        dovecot.append("INBOX", raw)
+
+    def fragile(raw: bytes, limits: Limits) -> object:
+        if b"poison" in raw:
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_message(raw, limits)
+
+    reports = []
+    for _ in range(3):
+        with closing(app.connect()) as source:
+            ingest = app.ingest(source)
+            ingest.parse = fragile  # type: ignore[assignment]
+            reports.append(ingest.run_pass())
+    assert [r.filed for r in reports] == [4, 0, 0]
+    assert [r.quarantined for r in reports] == [0, 0, 1]
+    [record] = app.store.quarantined()
+    assert record.attempts == 3 and "RecursionError" in (record.last_error or "")
+    contents = folder_contents(dovecot)
+    assert contents["INBOX"] == [] and len(contents["Cách ly"]) == 1
+
+
+def test_unparseable_and_oversize_go_to_quarantine_at_once(dovecot: Dovecot, app: App) -> None:
+    dovecot.append("INBOX", b"Subject: big\r\n\r\n" + b"x" * 5000 + b"\r\n")
+    dovecot.append("INBOX", b"Subject: bad\r\n\r\nbad\r\n")
+    with closing(app.connect()) as source:
+        ingest = app.ingest(source)
+        ingest.limits = Limits(max_message_bytes=4000)
+        ingest.parse = lambda raw, limits: Unparseable("0", "test: not a message")
+        report = ingest.run_pass()
+    assert report.quarantined == 2
+    reasons = sorted(r.last_error or "" for r in app.store.quarantined())
+    assert reasons[0].startswith("too large: 5") and reasons[1].startswith("unparseable: test")
+
+
+def test_quarantine_retry_files_the_message_after_a_fix(
+    dovecot: Dovecot, app: App, tmp_path: Path
+) -> None:
+    raw = _corpus()[4]
+    dovecot.append("INBOX", raw)
+    with closing(app.connect()) as source:
+        ingest = app.ingest(source)
+        ingest.parse = lambda r, limits: Unparseable("0", "rules were broken")
+        assert ingest.run_pass().quarantined == 1
+    env = env_for(dovecot, tmp_path / "store")
+    listed = mailbot(env, "quarantine", "list", cwd=tmp_path)
+    assert "rules were broken" in listed.stdout
+    [record] = app.store.quarantined()
+    retried = mailbot(env, "quarantine", "retry", str(record.id), cwd=tmp_path)
+    assert retried.returncode == 0, retried.stderr
+    contents = folder_contents(dovecot)
+    assert contents["Cách ly"] == [] and copies(contents) == {hashlib.sha256(raw).hexdigest(): 1}
+    assert app.store.record(record.id).state == "moved"  # type: ignore[union-attr]
+
+
+def _daemon(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_until_inbox_empty(dovecot: Dovecot, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not folder_contents(dovecot)["INBOX"]:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"INBOX not emptied within {timeout} s")
+
+
+def test_daemon_files_under_idle_survives_a_server_restart_and_stops_on_sigterm(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """Delivery under IDLE is filed in seconds; a Dovecot restart during IDLE is survived
+    (reconnect with backoff, missed mail caught up by UID); SIGTERM stops it cleanly."""
+    corpus = _corpus()
+    env = env_for(dovecot, tmp_path / "store")
+    proc = _daemon(env, tmp_path)
+    try:
+        time.sleep(1.5)
+        dovecot.append("INBOX", corpus[0])
+        assert _wait_until_inbox_empty(dovecot, 10) < 5
+        dovecot.restart()
+        dovecot.append("INBOX", corpus[1])
+        _wait_until_inbox_empty(dovecot, 30)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "connection lost" in err and "stopped" in err
+    assert sum(copies(folder_contents(dovecot)).values()) == 2
