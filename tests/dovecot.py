@@ -407,8 +407,10 @@ def dovecot_factory(
 
     yield start
     for server in started:
-        server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture

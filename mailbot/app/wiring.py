@@ -67,7 +67,7 @@ def source_factory(settings: Settings, folder: str | None = None) -> Callable[[]
     imap = settings.imap
     name = folder or imap.folder
     if not imap.host:
-        return lambda: MaildirSource(settings.maildir_path)
+        return lambda: MaildirSource(settings.maildir_path, folder=name)
 
     def connect() -> MailSource:
         return ImapSource.connect(

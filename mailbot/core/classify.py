@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailbot.core.automatic import automatic_reasons
-from mailbot.core.matching import Match, PhraseSet
+from mailbot.core.matching import Match
 from mailbot.core.model import Classification, Kind, Mail, Role
-from mailbot.core.rules import RuleSet
-from mailbot.core.text import Token, analyse, tokens
+from mailbot.core.rules import RuleSet, topic_set
+from mailbot.core.text import analyse, tokens
 from mailbot.core.trust import TrustPolicy, TrustVerdict, trust_verdict
 
 __all__ = ["Evidence", "classify", "gather"]
@@ -32,26 +32,34 @@ _CONTENT_KINDS: frozenset[Kind] = frozenset({"submission", "media", "feedback"})
 _STAFF_ROLES: frozenset[Role] = frozenset({"leadership", "it", "teacher", "staff"})
 
 
+Hits = dict[str, list[Match]]
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Everything the steps read, computed once per message."""
+    """Everything the steps read, computed once per message.
+
+    ``subject``, ``text`` and ``attachment`` hold every phrase set's matches
+    in that part of the message, from one scan each.
+    """
 
     mail: Mail
-    subject: tuple[Token, ...]
-    text: tuple[Token, ...]
-    attachment: tuple[Token, ...]
+    subject: Hits
+    text: Hits
+    attachment: Hits
     words: int
     automatic: tuple[str, ...]
     trust: TrustVerdict
 
 
 def gather(mail: Mail, rules: RuleSet, policy: TrustPolicy) -> Evidence:
-    """Analyse the message's text once, for every later step."""
+    """Scan the message's text once for every phrase set, for every later step."""
+    index = rules.index
     return Evidence(
         mail=mail,
-        subject=analyse(mail.subject),
-        text=analyse(mail.text),
-        attachment=analyse(mail.attachment_text),
+        subject=index.find(analyse(mail.subject), mail.subject),
+        text=index.find(analyse(mail.text), mail.text),
+        attachment=index.find(analyse(mail.attachment_text), mail.attachment_text),
         words=len(tokens(mail.text)),
         automatic=automatic_reasons(mail, rules.automatic),
         trust=trust_verdict(mail, policy),
@@ -129,7 +137,7 @@ def _role_domain(ev: Evidence, rules: RuleSet) -> RoleFound | None:
 
 
 def _role_says_parent(ev: Evidence, rules: RuleSet) -> RoleFound | None:
-    found = _found(rules.parent_phrases, ev.text, ev.mail.text)
+    found = ev.text.get("parent", [])
     return ("parent", None, f"writer presents as a parent: {_names(found)}") if found else None
 
 
@@ -181,8 +189,8 @@ def _kind_directive(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]
 def _kind_approval(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
     if role != "leadership":
         return None
-    found = _found(rules.kinds.approval, ev.text, ev.mail.text)
-    found += _found(rules.kinds.approval, ev.subject, ev.mail.subject)
+    found = ev.text.get("approval", [])
+    found += ev.subject.get("approval", [])
     if found and (_is_reply(ev.mail) or ev.words <= rules.kinds.media_max_words):
         reasons.append(f"kind: approval (leadership wrote {_names(found)})")
         return "approval"
@@ -192,12 +200,12 @@ def _kind_approval(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str])
 def _kind_media(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
     k = rules.kinds
     pictures = [a for a in ev.mail.attachments if (a.is_image or a.is_video) and a.size >= 10_000]
-    links = _found(k.media, ev.text, ev.mail.text) + _found(k.media, ev.subject, ev.mail.subject)
+    links = ev.text.get("media", []) + ev.subject.get("media", [])
     if not pictures and not links:
         return None
     if ev.words > k.media_max_words or _documents(ev, rules):
         return None
-    if _score(_found(k.submission, ev.subject, ev.mail.subject)) >= 3 and not pictures:
+    if _score(ev.subject.get("submission", [])) >= 3 and not pictures:
         return None
     what = f"{len(pictures)} photos/videos" if pictures else _names(links)
     reasons.append(f"kind: media ({what}, {ev.words} words of text)")
@@ -216,8 +224,8 @@ def _kind_content(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) 
 
 def _submission_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
     s = rules.scoring
-    subject = _found(rules.kinds.submission, ev.subject, ev.mail.subject)
-    text = _found(rules.kinds.submission, ev.text, ev.mail.text)
+    subject = ev.subject.get("submission", [])
+    text = ev.text.get("submission", [])
     score = s.subject * _score(subject) + s.text * _score(text)
     why = [_names(subject + text)] if subject or text else []
     if _documents(ev, rules):
@@ -232,8 +240,8 @@ def _submission_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, 
 
 def _feedback_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
     s = rules.scoring
-    subject = _found(rules.kinds.feedback, ev.subject, ev.mail.subject)
-    text = _found(rules.kinds.feedback, ev.text, ev.mail.text)
+    subject = ev.subject.get("feedback", [])
+    text = ev.text.get("feedback", [])
     score = s.subject * _score(subject) + s.text * _score(text)
     why = [_names(subject + text)] if subject or text else []
     if role in ("parent", "unknown"):
@@ -272,9 +280,9 @@ def _topics(ev: Evidence, rules: RuleSet, reasons: list[str]) -> tuple[str, ...]
     s = rules.scoring
     scored: list[tuple[float, str, str]] = []
     for topic in rules.topics:
-        found_s = _found(topic.phrases, ev.subject, ev.mail.subject)
-        found_t = _found(topic.phrases, ev.text, ev.mail.text)
-        found_a = _found(topic.phrases, ev.attachment, ev.mail.attachment_text)
+        found_s = ev.subject.get(topic_set(topic.numeral), [])
+        found_t = ev.text.get(topic_set(topic.numeral), [])
+        found_a = ev.attachment.get(topic_set(topic.numeral), [])
         total = (
             s.subject * _score(found_s, s.max_repeats)
             + s.text * _score(found_t, s.max_repeats)
@@ -299,14 +307,10 @@ def _topics(ev: Evidence, rules: RuleSet, reasons: list[str]) -> tuple[str, ...]
 
 def _urgent(ev: Evidence, rules: RuleSet, reasons: list[str]) -> bool:
     u = rules.urgent
-    signals = _found(u.signals, ev.subject, ev.mail.subject) + _found(
-        u.signals, ev.text, ev.mail.text
-    )
+    signals = ev.subject.get("urgent", []) + ev.text.get("urgent", [])
     if not signals:
         return False
-    dampers = _found(u.dampers, ev.subject, ev.mail.subject) + _found(
-        u.dampers, ev.text, ev.mail.text
-    )
+    dampers = ev.subject.get("damper", []) + ev.text.get("damper", [])
     score = _score(signals, 2) - u.damper_weight * _score(dampers, 2)
     urgent = score >= u.threshold
     damped = f"; damped by {_names(dampers)}" if dampers else ""
@@ -316,10 +320,6 @@ def _urgent(ev: Evidence, rules: RuleSet, reasons: list[str]) -> bool:
 
 
 # --- shared helpers ---------------------------------------------------------
-
-
-def _found(phrases: PhraseSet, analysed: tuple[Token, ...], raw: str) -> list[Match]:
-    return phrases.find(analysed, raw) if phrases else []
 
 
 def _score(found: list[Match], cap: int = 1) -> float:

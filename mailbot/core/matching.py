@@ -11,12 +11,12 @@ key for accented text and by the folded form for text typed plain (see
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mailbot.core.text import Token, analyse, fold, search_form, syllable_key, tokens
 
-__all__ = ["Match", "Phrase", "PhraseSet", "compile_phrases"]
+__all__ = ["Match", "Phrase", "PhraseIndex", "PhraseSet", "build_index", "compile_phrases"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +114,101 @@ def compile_phrases(
         by_fold={k: tuple(v) for k, v in by_fold.items()},
         regexes=compiled,
     )
+
+
+Entry = tuple[str, Phrase]
+
+
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    """The phrases that start with one syllable: one-word ones, and the rest by second word."""
+
+    singles: tuple[Entry, ...] = ()
+    by_key: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
+    by_fold: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseIndex:
+    """Many named phrase sets in one index, so a text is scanned once for all of them.
+
+    Classifying asks some thirty sets (twelve topics, four kinds, urgency …)
+    about the same three texts; scanning each text once and sorting the hits
+    by set is what keeps classifying cheap beside parsing. Phrases are
+    indexed by their first two syllables, so common first words ("học",
+    "bài") cost one dictionary look-up, not a comparison per phrase.
+    """
+
+    by_key: dict[str, _Bucket]
+    by_fold: dict[str, _Bucket]
+    regexes: tuple[tuple[str, re.Pattern[str], Phrase], ...]
+
+    def find(self, analysed: tuple[Token, ...], raw: str) -> dict[str, list[Match]]:
+        """Every set's matches in one text: ``{set name: [Match, …]}``."""
+        counts: dict[Entry, int] = {}
+        last = len(analysed) - 1
+        for i, tok in enumerate(analysed):
+            bucket = (self.by_fold if tok.plain else self.by_key).get(
+                tok.folded if tok.plain else tok.key
+            )
+            if bucket is None:
+                continue
+            for entry in bucket.singles:
+                counts[entry] = counts.get(entry, 0) + 1
+            if i < last:
+                nxt = analysed[i + 1]
+                seconds = (
+                    bucket.by_fold.get(nxt.folded) if nxt.plain else bucket.by_key.get(nxt.key)
+                )
+                for entry in seconds or ():
+                    if _matches_at(entry[1], analysed, i):
+                        counts[entry] = counts.get(entry, 0) + 1
+        self._regex_hits(raw, counts)
+        out: dict[str, list[Match]] = {}
+        for (name, phrase), n in counts.items():
+            out.setdefault(name, []).append(Match(phrase, n))
+        return out
+
+    def _regex_hits(self, raw: str, counts: dict[Entry, int]) -> None:
+        if not raw or not self.regexes:
+            return
+        folded = search_form(raw)
+        for name, pattern, phrase in self.regexes:
+            n = len(pattern.findall(folded))
+            if n:
+                counts[(name, phrase)] = counts.get((name, phrase), 0) + n
+
+
+def build_index(sets: dict[str, PhraseSet]) -> PhraseIndex:
+    """Merge named phrase sets into one :class:`PhraseIndex`."""
+    entries = [
+        (name, p) for name, ps in sets.items() for group in ps.by_key.values() for p in group
+    ]
+    regexes = [(name, pat, p) for name, ps in sets.items() for pat, p in ps.regexes]
+    return PhraseIndex(
+        by_key=_buckets(entries, lambda p: p.keys),
+        by_fold=_buckets(entries, lambda p: p.folded),
+        regexes=tuple(regexes),
+    )
+
+
+def _buckets(entries: list[Entry], form: Callable[[Phrase], tuple[str, ...]]) -> dict[str, _Bucket]:
+    singles: dict[str, list[Entry]] = {}
+    by_key: dict[str, dict[str, list[Entry]]] = {}
+    by_fold: dict[str, dict[str, list[Entry]]] = {}
+    for entry in entries:
+        words = form(entry[1])
+        if len(words) == 1:
+            singles.setdefault(words[0], []).append(entry)
+            continue
+        by_key.setdefault(words[0], {}).setdefault(entry[1].keys[1], []).append(entry)
+        by_fold.setdefault(words[0], {}).setdefault(entry[1].folded[1], []).append(entry)
+    firsts = set(singles) | set(by_key)
+    return {
+        first: _Bucket(
+            singles=tuple(singles.get(first, ())),
+            by_key={k: tuple(v) for k, v in by_key.get(first, {}).items()},
+            by_fold={k: tuple(v) for k, v in by_fold.get(first, {}).items()},
+        )
+        for first in firsts
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mailbot.core.matching import PhraseSet
+from mailbot.core.matching import PhraseIndex, PhraseSet, build_index
 from mailbot.core.model import Kind, Role
 
 __all__ = [
@@ -25,7 +25,13 @@ __all__ = [
     "Scoring",
     "Topic",
     "UrgentRules",
+    "topic_set",
 ]
+
+
+def topic_set(numeral: str) -> str:
+    """The name of a topic's phrase set in :attr:`RuleSet.index`."""
+    return f"topic:{numeral}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +156,24 @@ class RuleSet:
     routing: Routing
     scoring: Scoring = field(default_factory=Scoring)
     sources: tuple[str, ...] = ()
+    index: PhraseIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", build_index(self.phrase_sets()))
+
+    def phrase_sets(self) -> dict[str, PhraseSet]:
+        """Every phrase set the classifier asks about, by name (see :func:`topic_set`)."""
+        sets = {
+            "parent": self.parent_phrases,
+            "submission": self.kinds.submission,
+            "feedback": self.kinds.feedback,
+            "approval": self.kinds.approval,
+            "media": self.kinds.media,
+            "urgent": self.urgent.signals,
+            "damper": self.urgent.dampers,
+        }
+        sets.update({topic_set(t.numeral): t.phrases for t in self.topics})
+        return sets
 
     def folder_for(self, kind: Kind, group: str | None) -> str:
         """The IMAP folder a message of ``kind`` from ``group`` is filed in."""

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "Token",
@@ -71,14 +71,9 @@ def fold(word: str) -> str:
     return stripped.replace("\u0111", "d")
 
 
-@lru_cache(maxsize=65536)
-def _marked(word: str) -> bool:
-    return fold(word) != word.casefold()
-
-
 def has_diacritics(text: str) -> bool:
     """True when any word of ``text`` carries a Vietnamese mark or đ."""
-    return any(_marked(w) for w in tokens(text))
+    return any(_forms(w)[2] for w in tokens(text))
 
 
 def tokens(text: str) -> list[str]:
@@ -91,8 +86,7 @@ def search_form(text: str) -> str:
     return nfc(text).casefold()
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One syllable ready for matching.
 
     ``plain`` marks a syllable from text typed without diacritics; such a
@@ -104,6 +98,13 @@ class Token:
     plain: bool
 
 
+@lru_cache(maxsize=65536)
+def _forms(word: str) -> tuple[str, str, bool]:
+    """A word's key, folded form and whether it carries a mark, computed once per word."""
+    key, folded = syllable_key(word), fold(word)
+    return key, folded, folded != word.casefold()
+
+
 def analyse(text: str) -> tuple[Token, ...]:
     """Split ``text`` into matchable syllables, deciding per line whether it was typed plain.
 
@@ -111,16 +112,16 @@ def analyse(text: str) -> tuple[Token, ...]:
     line (a signature, a heading such as "STEM") takes the whole text's mode:
     plain when fewer than 5% of its words carry a mark.
     """
-    lines = [tokens(line) for line in text.splitlines()]
-    words = [w for line in lines for w in line]
-    if not words:
+    lines = [[_forms(w) for w in tokens(line)] for line in text.splitlines()]
+    total = sum(len(line) for line in lines)
+    if not total:
         return ()
-    doc_plain = sum(1 for w in words if _marked(w)) < _PLAIN_DOC_RATIO * len(words)
+    marked_words = sum(1 for line in lines for f in line if f[2])
+    doc_plain = marked_words < _PLAIN_DOC_RATIO * total
     out: list[Token] = []
     for line in lines:
         if not line:
             continue
-        marked = any(_marked(w) for w in line)
-        plain = not marked and (len(line) >= _PLAIN_LINE_MIN_TOKENS or doc_plain)
-        out.extend(Token(syllable_key(w), fold(w), plain) for w in line)
+        plain = not any(f[2] for f in line) and (len(line) >= _PLAIN_LINE_MIN_TOKENS or doc_plain)
+        out.extend(Token(key, folded, plain) for key, folded, _ in line)
     return tuple(out)

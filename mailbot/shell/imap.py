@@ -87,6 +87,7 @@ class ImapSource:
         self._client = client
         self._where = where
         self._closed = False
+        self._idling = False
         self._hierarchy: tuple[str, str] | None = None
         self.folder = folder
         caps = self.capabilities
@@ -234,9 +235,10 @@ class ImapSource:
             return self._noop()
         with self._guard("IDLE"):
             self._client.idle()
+        self._idling = True  # until DONE: an exception (a signal) may cut in
         arrived = self._idle_until(time.monotonic() + timeout)
         with self._guard("IDLE DONE"):
-            done = list(self._client.idle_done()[1])
+            done = self._end_idle()
         return self._any_arrival(done) or arrived
 
     # -- closing ------------------------------------------------------------
@@ -246,6 +248,9 @@ class ImapSource:
         if self._closed:
             return
         self._closed = True
+        if self._idling:  # LOGOUT inside IDLE gets no answer: just drop the socket
+            _shutdown(self._client)
+            return
         try:
             self._client.logout()
         except _IMAP_ERRORS:
@@ -270,6 +275,8 @@ class ImapSource:
         if self._closed:
             raise SourceError(f"{self._where}: {action} on a closed connection")
         try:
+            if self._idling and not action.startswith("IDLE"):
+                self._end_idle()  # an earlier idle_wait was interrupted
             yield
         except _IMAP_ERRORS as exc:
             if isinstance(exc, imaplib.IMAP4.abort | OSError):
@@ -299,6 +306,11 @@ class ImapSource:
             self._client.add_flags(uids, [DELETED], silent=True)
             self._client.uid_expunge(uids)
         return "moved"
+
+    def _end_idle(self) -> list[Any]:
+        """Send DONE (RFC 2177) and return the responses that came with it."""
+        self._idling = False
+        return list(self._client.idle_done()[1])
 
     def _idle_until(self, deadline: float) -> bool:
         """Read IDLE responses until an arrival (True) or the deadline (False).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import ssl
 import threading
 import time
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from mailbot.errors import ConfigError, SourceError
-from mailbot.shell.imap import ImapSource, is_loopback
+from mailbot.shell.imap import ImapSource, Security, is_loopback
 from tests.dovecot import Dovecot, _free_port
 
 pytestmark = pytest.mark.imap
@@ -34,10 +35,10 @@ def message(n: int, subject: str = "Bài viết tháng 3") -> bytes:
     ).encode()
 
 
-def connect(server: Dovecot, **kwargs: object) -> ImapSource:
+def connect(server: Dovecot) -> ImapSource:
     return ImapSource.connect(
-        server.host, server.port, "none", server.user, server.password, timeout=10, **kwargs
-    )  # type: ignore[arg-type]
+        server.host, server.port, "none", server.user, server.password, timeout=10
+    )
 
 
 @pytest.fixture
@@ -54,7 +55,13 @@ def flags_of(server: Dovecot, folder: str = "INBOX") -> dict[int, set[bytes]]:
 
 
 def later(delay: float, action: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=lambda: (time.sleep(delay), action()), daemon=True)
+    """Run ``action`` in a thread after ``delay`` seconds; join the result."""
+
+    def run() -> None:
+        time.sleep(delay)
+        action()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
 
@@ -113,19 +120,19 @@ def test_is_loopback_reads_the_host_literally(host: str, expected: bool) -> None
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
-def test_tls_with_the_test_ca_verifies(dovecot_tls: Dovecot, security: str) -> None:
+def test_tls_with_the_test_ca_verifies(dovecot_tls: Dovecot, security: Security) -> None:
     """Implicit TLS and STARTTLS both work with a context trusting the test CA."""
     port = dovecot_tls.ssl_port if security == "ssl" else dovecot_tls.port
     context = ssl.create_default_context(cafile=str(dovecot_tls.ca_file))
     with ImapSource.connect(
-        "localhost", port, security, dovecot_tls.user, dovecot_tls.password,  # type: ignore[arg-type]
+        "localhost", port, security, dovecot_tls.user, dovecot_tls.password,
         ssl_context=context, timeout=10,
     ) as src:  # fmt: skip
         assert src.select() > 0
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
-def test_tls_default_context_rejects_self_signed(dovecot_tls: Dovecot, security: str) -> None:
+def test_tls_default_context_rejects_self_signed(dovecot_tls: Dovecot, security: Security) -> None:
     """Without the CA, verification fails (default is verified TLS) → SourceError."""
     port = dovecot_tls.ssl_port if security == "ssl" else dovecot_tls.port
     with pytest.raises(SourceError, match="not trusted"):
@@ -135,7 +142,7 @@ def test_tls_default_context_rejects_self_signed(dovecot_tls: Dovecot, security:
             security,
             dovecot_tls.user,
             dovecot_tls.password,
-            timeout=10,  # type: ignore[arg-type]
+            timeout=10,
         )
 
 
@@ -268,6 +275,40 @@ def test_idle_over_tls_wakes_on_append(dovecot_tls: Dovecot) -> None:
         assert src.idle_wait(20) is True
         thread.join()
         assert src.uids_after(0) == [1]
+
+
+class InterruptedByTestError(Exception):
+    """Raised from a signal handler, as the daemon's SIGTERM handler does."""
+
+
+def interrupt_after(seconds: float) -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise InterruptedByTestError
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+@pytest.mark.parametrize("then", ["command", "close"])
+def test_interrupted_idle_leaves_a_usable_connection(
+    dovecot: Dovecot, source: ImapSource, then: str
+) -> None:
+    """A signal cutting IDLE short: the next command sends DONE first; close() never hangs."""
+    previous = signal.getsignal(signal.SIGALRM)
+    try:
+        interrupt_after(0.2)
+        with pytest.raises(InterruptedByTestError):
+            source.idle_wait(30)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    started = time.monotonic()
+    if then == "close":
+        source.close()
+    else:
+        dovecot.append("INBOX", message(1))
+        assert source.uids_after(0) == [1]
+    assert time.monotonic() - started < 2
 
 
 def test_idle_wait_times_out_without_mail(source: ImapSource) -> None:

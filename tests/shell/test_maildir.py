@@ -161,7 +161,12 @@ def test_bad_folder_names_are_config_errors(source: MaildirSource, name: str) ->
 def test_idle_wait_sees_new_file(source: MaildirSource) -> None:
     """Polling notices a delivery well before the timeout."""
     root = root_of(source)
-    thread = threading.Thread(target=lambda: (time.sleep(0.2), deliver(root, 1)))
+
+    def deliver_soon() -> None:
+        time.sleep(0.2)
+        deliver(root, 1)
+
+    thread = threading.Thread(target=deliver_soon)
     thread.start()
     started = time.monotonic()
     assert source.idle_wait(10) is True
