@@ -17,17 +17,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from mailbot.errors import ConfigError, Problem
 from mailbot.rules_file import default_rules_dir
 from mailbot.yamlfile import Node, Reader, read_yaml
 
-__all__ = ["ImapSettings", "Settings", "SmtpSettings", "load_settings"]
+__all__ = [
+    "ImapSettings",
+    "ReplySettings",
+    "ScheduleSettings",
+    "Settings",
+    "SmtpSettings",
+    "load_settings",
+]
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 DEFAULT_CONFIG = Path("mailbot.yaml")
 Report = Callable[[str], None]
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,28 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplySettings:
+    """Acknowledgements and alerts: caps, promises, the first date answered."""
+
+    since: datetime | None = None
+    per_sender_per_hour: int = 3
+    per_day: int = 300
+    handler: str = "Ban Giám hiệu nhà trường"
+    answer_days: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """When the jobs run, in Vietnam's time (Asia/Ho_Chi_Minh)."""
+
+    digest_time: str = "07:00"
+    digest_when_empty: bool = False
+    reminder_day: int = 10
+    report_day: int = 19
+    report_time: str = "08:00"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, typed; built only by :func:`load_settings`."""
 
@@ -76,8 +107,15 @@ class Settings:
     max_attempts: int = 3
     log_level: str = "INFO"
     log_file: Path | None = None
-    replies_since: datetime | None = None
+    school_name: str = "Trường THCS Pom Lót"
+    replies: ReplySettings = field(default_factory=ReplySettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     source_file: str = "(defaults)"
+
+    @property
+    def replies_since(self) -> datetime | None:
+        """No reply to mail that arrived before this (None: the first sync)."""
+        return self.replies.since
 
     @property
     def db_url(self) -> str:
@@ -103,6 +141,8 @@ _TOP_KEYS = (
     "limits",
     "logging",
     "replies",
+    "school_name",
+    "schedule",
 )
 _SERVER_KEYS = ("host", "port", "security", "user", "password_file")
 _S = TypeVar("_S", ImapSettings, SmtpSettings)
@@ -161,7 +201,9 @@ def _from_file(path: Path, problems: list[Problem]) -> Settings:
         maildir=Path(reader.text(top["maildir"], "maildir")) if "maildir" in top else None,
         **_limits(reader, top.get("limits"), base),
         **_logging(reader, top.get("logging"), base),
-        replies_since=_since(reader, top.get("replies")),
+        school_name=reader.text(top.get("school_name"), "school_name", base.school_name),
+        replies=_replies(reader, top.get("replies")),
+        schedule=_schedule(reader, top.get("schedule")),
     )
 
 
@@ -242,19 +284,74 @@ def _logging(reader: Reader, node: Node | None, base: Settings) -> dict[str, Any
     return {"log_level": level or base.log_level, "log_file": file}
 
 
-def _since(reader: Reader, node: Node | None) -> datetime | None:
-    m = reader.mapping(node, "replies", ("since",)) if node is not None else {}
-    if "since" not in m:
-        return None
-    return _iso(str(m["since"].value), lambda msg: reader.problem(m["since"], msg))
+_REPLY_KEYS = ("since", "per_sender_per_hour", "per_day", "handler", "answer_days")
+_SCHEDULE_KEYS = ("digest_time", "digest_when_empty", "reminder_day", "report_day", "report_time")
+
+
+def _replies(reader: Reader, node: Node | None) -> ReplySettings:
+    d = ReplySettings()
+    if node is None:
+        return d
+    m = reader.mapping(node, "replies", _REPLY_KEYS)
+    since = None
+    if "since" in m:
+        since = _iso(str(m["since"].value), lambda msg: reader.problem(m["since"], msg))
+    return ReplySettings(
+        since=since,
+        per_sender_per_hour=_int(reader, m, "replies.per_sender_per_hour", d.per_sender_per_hour),
+        per_day=_int(reader, m, "replies.per_day", d.per_day),
+        handler=reader.text(m.get("handler"), "replies.handler", d.handler),
+        answer_days=_int(reader, m, "replies.answer_days", d.answer_days),
+    )
+
+
+def _int(reader: Reader, m: dict[str, Node], where: str, default: int) -> int:
+    return int(reader.number(m.get(where.rpartition(".")[2]), where, default))
+
+
+def _schedule(reader: Reader, node: Node | None) -> ScheduleSettings:
+    d = ScheduleSettings()
+    if node is None:
+        return d
+    m = reader.mapping(node, "schedule", _SCHEDULE_KEYS)
+    return ScheduleSettings(
+        digest_time=_clock(reader, m.get("digest_time"), "schedule.digest_time", d.digest_time),
+        digest_when_empty=reader.flag(
+            m.get("digest_when_empty"), "schedule.digest_when_empty", d.digest_when_empty
+        ),
+        reminder_day=_day(reader, m.get("reminder_day"), "schedule.reminder_day", d.reminder_day),
+        report_day=_day(reader, m.get("report_day"), "schedule.report_day", d.report_day),
+        report_time=_clock(reader, m.get("report_time"), "schedule.report_time", d.report_time),
+    )
+
+
+def _clock(reader: Reader, node: Node | None, where: str, default: str) -> str:
+    if node is None:
+        return default
+    value = reader.text(node, where)
+    hh, _, mm = value.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2):
+        reader.problem(node, f"{where} is '{value}'; expected a time such as 07:00")
+        return default
+    return f"{int(hh):02d}:{mm}"
+
+
+def _day(reader: Reader, node: Node | None, where: str, default: int) -> int:
+    day = int(reader.number(node, where, default))
+    if node is not None and not 1 <= day <= 28:
+        reader.problem(node, f"{where} is {day}; expected a day of the month from 1 to 28")
+        return default
+    return day
 
 
 def _iso(value: str, report: Report) -> datetime | None:
+    """An ISO date or date-time; without a zone it is Vietnam's local time."""
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         report(f"replies.since is '{value}'; expected an ISO date such as 2026-03-01")
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=VN)
 
 
 # --- environment -----------------------------------------------------------------
@@ -276,7 +373,8 @@ def _from_env(s: Settings, env: Mapping[str, str], problems: list[Problem]) -> S
     if "MAILBOT_MAILDIR" in env:
         s = replace(s, maildir=Path(env["MAILBOT_MAILDIR"]))
     if "MAILBOT_REPLIES_SINCE" in env:
-        s = replace(s, replies_since=_iso(env["MAILBOT_REPLIES_SINCE"], fail))
+        since = _iso(env["MAILBOT_REPLIES_SINCE"], fail)
+        s = replace(s, replies=replace(s.replies, since=since))
     return s
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import mailbox
 import shutil
 from dataclasses import replace
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from mailbot.config import ImapSettings, Settings
+from mailbot.config import VN, ImapSettings, ReplySettings, Settings
 
 __all__ = ["demo_settings", "make_demo_maildir"]
 
@@ -21,6 +22,7 @@ def demo_settings(directory: Path) -> Settings:
         maildir=directory / "maildir",
         database_url="",
         imap=ImapSettings(),
+        replies=ReplySettings(since=datetime(2026, 1, 1, tzinfo=VN)),
     )
 
 

@@ -21,16 +21,19 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from mailbot.app.facts import gather_facts
 from mailbot.core.classify import classify
-from mailbot.core.decide import Plan, decide, quarantine_plan
-from mailbot.core.model import Mail, Unparseable
+from mailbot.core.compose import Renderer, compose
+from mailbot.core.decide import Plan, ReplyContext, decide, quarantine_plan
+from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import Limits, parse_message
 from mailbot.core.rules import RuleSet
 from mailbot.core.trust import TrustPolicy
 from mailbot.shell.blobs import Blobs
 from mailbot.shell.clock import Clock
-from mailbot.shell.records import MessageRecord, StoredAttachment
+from mailbot.shell.records import MessageRecord, OutboxItem, StoredAttachment
 from mailbot.shell.source import MailSource
 from mailbot.shell.store import Store
 
@@ -88,6 +91,8 @@ class Ingest:
     max_attempts: int = 3
     stop_requested: Callable[[], bool] = lambda: False
     parse: Callable[[bytes, Limits], Mail | Unparseable] = parse_message
+    replies: ReplyContext | None = None
+    renderer: Renderer | None = None
 
     def run_pass(self, progress: Callable[[int], Progress] | None = None) -> PassReport:
         """Sync the folder once: finish interrupted moves, then file every new UID."""
@@ -224,7 +229,8 @@ class Ingest:
             reason = mail.reason if isinstance(mail, Unparseable) else "no message"
             return self._quarantine(step, record, uid, f"unparseable: {reason}")
         cls = classify(mail, self.rules, self.policy)
-        plan: Plan = decide(mail, cls, self.rules)
+        now = self.clock.now()
+        plan = self._decide(mail, cls, now)
         stored = self._attachments(record.id, mail)
         self.store.file_message(
             record.id,
@@ -233,22 +239,42 @@ class Ingest:
             folder=plan.folder,
             raw_path=raw_path,
             attachments=stored,
-            outbox=[],
-            now=self.clock.now(),
+            outbox=self._compose(plan, now),
+            now=now,
+            ref=plan.ref,
+            status=plan.status,
+            thread_of=plan.join,
+            changes=plan.changes,
         )
         step.moves.add(plan.folder, uid, record.id)
         step.report.filed += 1
         step.report.folders[plan.folder] = step.report.folders.get(plan.folder, 0) + 1
         log.info(
-            "filed id=%d kind=%s role=%s topic=%s urgent=%s folder=%r",
+            "filed id=%d ref=%s kind=%s role=%s topic=%s urgent=%s folder=%r replies=%d%s",
             record.id,
+            plan.ref or "-",
             cls.kind,
             cls.role,
             cls.topic or "-",
             cls.urgent,
             plan.folder,
+            len(plan.replies),
+            "".join(f"; {note}" for note in plan.notes),
         )
         return True
+
+    def _decide(self, mail: Mail, cls: Classification, now: datetime) -> Plan:
+        if self.replies is None:
+            return Plan(folder=self.rules.folder_for(cls.kind, cls.group))
+        facts = gather_facts(self.store, mail, cls, now)
+        return decide(mail, cls, self.rules, facts, self.replies)
+
+    def _compose(self, plan: Plan, now: datetime) -> list[OutboxItem]:
+        if self.replies is None or self.renderer is None:
+            return []
+        identity = self.replies.identity
+        composed = [compose(out, identity, self.renderer, now) for out in plan.replies]
+        return [OutboxItem(c.message_id, c.purpose, c.recipients, c.raw) for c in composed]
 
     def _attachments(self, record_id: int, mail: Mail) -> list[StoredAttachment]:
         return [

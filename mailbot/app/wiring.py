@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 from mailbot.app.ingest import Ingest
 from mailbot.config import Settings
+from mailbot.core.compose import Identity
+from mailbot.core.decide import ReplyContext
 from mailbot.core.parse import Limits
+from mailbot.core.replies import ReplyPolicy
 from mailbot.core.rules import RuleSet
 from mailbot.core.trust import TrustPolicy
 from mailbot.rules_file import load_rules
@@ -18,6 +21,7 @@ from mailbot.shell.imap import ImapSource
 from mailbot.shell.maildir import MaildirSource
 from mailbot.shell.source import MailSource
 from mailbot.shell.store import Store
+from mailbot.templates import Templates, load_templates
 
 __all__ = ["App", "build", "source_factory"]
 
@@ -32,6 +36,7 @@ class App:
     blobs: Blobs
     clock: Clock
     connect: Callable[[], MailSource]
+    templates: Templates
 
     @property
     def mailbox_key(self) -> str:
@@ -42,6 +47,8 @@ class App:
         """An ingest pass over ``source`` with this app's rules, store and limits."""
         s = self.settings
         return Ingest(
+            replies=self.reply_context(),
+            renderer=self.templates,
             source=source,
             store=self.store,
             blobs=self.blobs,
@@ -56,6 +63,29 @@ class App:
             batch_size=s.imap.batch_size,
             max_attempts=s.max_attempts,
             stop_requested=stop,
+        )
+
+    def reply_context(self) -> ReplyContext:
+        """Who the service is and what its replies promise; ``since`` defaults to the first sync."""
+        s = self.settings
+        state = self.store.sync_state(self.mailbox_key)
+        since = s.replies.since or (state.first_sync_at if state else self.clock.now())
+        leadership = tuple(p.address for p in self.rules.staff.values() if p.role == "leadership")
+        return ReplyContext(
+            identity=Identity(s.mailbox, f"Truyền thông {s.school_name}"),
+            policy=ReplyPolicy(
+                own_addresses=frozenset({s.mailbox}),
+                own_domain=s.mailbox.rpartition("@")[2],
+                per_sender_per_hour=s.replies.per_sender_per_hour,
+                global_per_day=s.replies.per_day,
+                since=since,
+            ),
+            trust=TrustPolicy(s.receiving_server, s.trust_unauthenticated),
+            school=s.school_name,
+            handler=s.replies.handler,
+            answer_days=s.replies.answer_days,
+            forward_day=s.schedule.report_day,
+            alert_to=leadership,
         )
 
     def close(self) -> None:
@@ -97,4 +127,5 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
         blobs=Blobs(settings.store_dir),
         clock=clock or SystemClock(),
         connect=source_factory(settings),
+        templates=load_templates(),
     )

@@ -73,6 +73,12 @@ class MessageRecord:
     folder: str | None = None
     raw_path: str | None = None
     ref: str | None = None
+    status: str | None = None
+    note: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    thread_of: int | None = None
+    forwarded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -39,6 +39,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
+from mailbot.core.decide import StatusChange
 from mailbot.core.model import Classification, Mail
 from mailbot.errors import StoreError
 from mailbot.shell.db import AttachmentRow, JobRunRow, MessageRow, OutboxRow, SyncStateRow
@@ -279,12 +280,17 @@ class Store:
         outbox: Sequence[OutboxItem],
         now: datetime,
         ref: str | None = None,
+        status: str | None = None,
+        thread_of: int | None = None,
+        changes: Sequence[StatusChange] = (),
     ) -> MessageRecord:
         """Record the decision for one message, in ONE transaction (ARCHITECTURE step 9).
 
         Fills the ledger row and sets it ``filed``, replaces its attachment rows
         and queues its outgoing mail. An outbox row whose Message-ID is already
         queued is skipped, so filing again after a crash sends nothing twice.
+        ``changes`` (the leadership's commands) update earlier records in the
+        same transaction.
         """
         with self._tx() as s:
             row = s.get(MessageRow, record_id, with_for_update=True)
@@ -292,6 +298,8 @@ class Store:
                 raise StoreError(f"database {self._safe_url}: no message record {record_id}")
             _fill(row, mail, classification)
             row.folder, row.raw_path, row.ref = folder, raw_path, ref
+            row.status, row.thread_of = status, thread_of
+            _apply_changes(s, changes, now)
             _set_state(row, "filed", now, error=None)
             s.execute(delete(AttachmentRow).where(AttachmentRow.record_id == record_id))
             s.add_all(_attachment_row(record_id, a) for a in attachments)
@@ -377,6 +385,72 @@ class Store:
     # -- outbox -----------------------------------------------------------
 
     @_guarded
+    def next_ref(self, prefix: str, year: int, month: int) -> str:
+        """The next free reference number of ``prefix`` in that month (``TB-2026-01-008``).
+
+        Two processes may compute the same number; the unique ``ref`` column
+        then refuses the second filing, which is retried with a fresh number.
+        """
+        stem = f"{prefix}-{year:04d}-{month:02d}-"
+        query = select(MessageRow.ref).where(MessageRow.ref.like(stem + "%"))
+        with self._tx() as s:
+            numbers = [int(r.rsplit("-", 1)[1]) for r in s.scalars(query) if r]
+        return f"{stem}{max(numbers, default=0) + 1:03d}"
+
+    @_guarded
+    def by_ref(self, ref: str) -> MessageRecord | None:
+        """The record with reference number ``ref``."""
+        return self._first_message(MessageRow.ref == ref)
+
+    @_guarded
+    def thread_root(self, message_ids: Sequence[str]) -> MessageRecord | None:
+        """The record a reply belongs to: by its own Message-ID or one of our replies to it.
+
+        ``message_ids`` are the reply's In-Reply-To and References, newest
+        first. A record that joined another is followed to the one it joined.
+        """
+        if not message_ids:
+            return None
+        with self._tx() as s:
+            for mid in message_ids:
+                row = _record_for_message_id(s, mid)
+                if row is not None:
+                    while row.thread_of is not None and (up := s.get(MessageRow, row.thread_of)):
+                        row = up
+                    return _message(row)
+        return None
+
+    @_guarded
+    def reply_counts(self, address: str, now: datetime) -> tuple[int, int]:
+        """Acknowledgements queued to ``address`` in the last hour, and to anyone today."""
+        hour, day = now - timedelta(hours=1), now - timedelta(days=1)
+        query = select(OutboxRow.recipients, OutboxRow.created_at).where(
+            OutboxRow.purpose == "ack", OutboxRow.created_at >= day
+        )
+        with self._tx() as s:
+            rows = s.execute(query).all()
+        to_sender = sum(1 for rcpts, at in rows if at >= hour and address in rcpts)
+        return to_sender, len(rows)
+
+    @_guarded
+    def records(
+        self,
+        *,
+        kinds: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[MessageRecord]:
+        """Filed records (with a reference), optionally of ``kinds`` and created in a window."""
+        where: list[ColumnElement[bool]] = [MessageRow.ref.is_not(None)]
+        if kinds:
+            where.append(MessageRow.kind.in_(list(kinds)))
+        if since is not None:
+            where.append(MessageRow.created_at >= since)
+        if until is not None:
+            where.append(MessageRow.created_at < until)
+        return self._messages(*where)
+
+    @_guarded
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxRecord]:
         """Up to ``limit`` outbox rows due for sending, oldest first."""
         due = (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now)
@@ -412,6 +486,44 @@ class Store:
         retry = None if retry_at is None else max(retry_at, now)
         stmt = update(OutboxRow).where(OutboxRow.id == outbox_id)
         self._rowcount(stmt.values(state=state, next_attempt_at=retry, last_error=error))
+
+    @_guarded
+    def lease_outbox(self, outbox_id: int, until: datetime) -> bool:
+        """Like ``mark_sending``, with a lease: False if someone else took the row.
+
+        While a row is ``sending``, ``next_attempt_at`` holds when its lease
+        ends: a row still ``sending`` after that was left by a crash (case 8),
+        and one before it is being sent by a live process, not to be touched.
+        """
+        stmt = update(OutboxRow).where(OutboxRow.id == outbox_id, OutboxRow.state == "pending")
+        values = {"state": "sending", "attempts": OutboxRow.attempts + 1, "next_attempt_at": until}
+        return self._rowcount(stmt.values(**values)) == 1
+
+    @_guarded
+    def reclaim_outbox(self, outbox_id: int, now: datetime, until: datetime, note: str) -> bool:
+        """Take a row left ``sending`` whose lease ended by ``now``, for one resend (case 8).
+
+        Sets a new lease, counts one more attempt and writes ``note`` to
+        ``last_error``, so a second crash can be told from the first. False if
+        the lease still runs or another process reclaimed the row first.
+        """
+        lapsed = OutboxRow.next_attempt_at.is_(None) | (OutboxRow.next_attempt_at <= now)
+        stmt = update(OutboxRow).where(
+            OutboxRow.id == outbox_id, OutboxRow.state == "sending", lapsed
+        )
+        values = {"attempts": OutboxRow.attempts + 1, "next_attempt_at": until, "last_error": note}
+        return self._rowcount(stmt.values(**values)) == 1
+
+    @_guarded
+    def enqueue(self, items: Sequence[OutboxItem], now: datetime) -> int:
+        """Queue outgoing mail that no incoming message caused (jobs, alerts, digests).
+
+        Idempotent by Message-ID like ``file_message``; returns how many were new.
+        """
+        with self._tx() as s:
+            rows = _new_outbox(s, None, items, now)
+            s.add_all(rows)
+            return len(rows)
 
     # -- job runs ---------------------------------------------------------
 
@@ -540,6 +652,23 @@ def _set_state(row: MessageRow, state: MessageState, now: datetime, *, error: st
     row.state, row.last_error, row.updated_at = state, error, now
 
 
+def _record_for_message_id(s: Session, mid: str) -> MessageRow | None:
+    query = select(MessageRow).where(MessageRow.message_id == mid, MessageRow.ref.is_not(None))
+    row = s.scalars(query.order_by(MessageRow.id).limit(1)).first()
+    if row is not None:
+        return row
+    cause = s.scalars(select(OutboxRow.cause_id).where(OutboxRow.message_id == mid)).first()
+    return s.get(MessageRow, cause) if cause is not None else None
+
+
+def _apply_changes(s: Session, changes: Sequence[StatusChange], now: datetime) -> None:
+    for change in changes:
+        target = s.get(MessageRow, change.record_id, with_for_update=True)
+        if target is not None:
+            target.status, target.note = change.status, change.note or target.note
+            target.decided_by, target.decided_at = change.by, now
+
+
 def _fill(row: MessageRow, mail: Mail, cls: Classification) -> None:
     """Copy what the message is and what it was classified as into its ledger row."""
     sender = mail.sender
@@ -563,7 +692,7 @@ def _attachment_row(record_id: int, att: StoredAttachment) -> AttachmentRow:
 
 
 def _new_outbox(
-    s: Session, cause_id: int, items: Sequence[OutboxItem], now: datetime
+    s: Session, cause_id: int | None, items: Sequence[OutboxItem], now: datetime
 ) -> list[OutboxRow]:
     """Outbox rows for the items whose Message-ID is not queued yet (idempotency key)."""
     ids = [item.message_id for item in items]
@@ -572,7 +701,7 @@ def _new_outbox(
     return [_outbox_row(cause_id, item, now) for item in fresh.values()]
 
 
-def _outbox_row(cause_id: int, item: OutboxItem, now: datetime) -> OutboxRow:
+def _outbox_row(cause_id: int | None, item: OutboxItem, now: datetime) -> OutboxRow:
     return OutboxRow(
         message_id=item.message_id,
         purpose=item.purpose,
@@ -630,6 +759,12 @@ def _message(row: MessageRow) -> MessageRecord:
         folder=row.folder,
         raw_path=row.raw_path,
         ref=row.ref,
+        status=row.status,
+        note=row.note,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        thread_of=row.thread_of,
+        forwarded_at=row.forwarded_at,
     )
 
 
