@@ -11,7 +11,8 @@ The order of the questions is data (:data:`STEPS`):
 1. ``commands`` — a verified, authenticated leadership member's DUYỆT /
    KHÔNG DUYỆT / ĐÃ XỬ LÝ lines, or a bare "Duyệt" in an article's thread;
 2. ``follow-up`` — the same sender writing again in a record's thread, or
-   naming its reference in the subject: it joins that record, no new receipt;
+   naming its reference in the subject: it joins that record, with no new
+   receipt and no second alert (the leadership already has the case);
 3. ``new-record`` — a new article, media item or piece of feedback gets a
    reference and, when RFC 3834 allows, an acknowledgement; urgent content
    alerts the leadership at once, whatever the acknowledgement verdict.
@@ -284,12 +285,7 @@ def _follow_up(case: Case, base: Plan) -> Plan | None:
     for link in (facts.parent, facts.subject_ref):
         if link is not None and link.ref and link.sender == sender:
             note = f"follow-up of {link.ref}: joined, no new receipt"
-            return replace(
-                base,
-                join=link.record_id,
-                replies=_alerts(case, link.ref),
-                notes=(note,),
-            )
+            return replace(base, join=link.record_id, notes=(note,))
     return None
 
 

@@ -409,3 +409,91 @@ def test_converts_to_pdf_with_libreoffice(docx_path: Path, tmp_path: Path) -> No
         )
         assert 3 <= pages <= 12
         assert "(A4)" in info.stdout
+
+
+# ECMA-376 part 1 sequences (CT_PPr, CT_TblPr, CT_TrPr): Word rejects files out of order.
+SCHEMA_ORDER = {
+    "pPr": [
+        "pStyle",
+        "keepNext",
+        "keepLines",
+        "pageBreakBefore",
+        "framePr",
+        "widowControl",
+        "numPr",
+        "suppressLineNumbers",
+        "pBdr",
+        "shd",
+        "tabs",
+        "suppressAutoHyphens",
+        "kinsoku",
+        "wordWrap",
+        "overflowPunct",
+        "topLinePunct",
+        "autoSpaceDE",
+        "autoSpaceDN",
+        "bidi",
+        "adjustRightInd",
+        "snapToGrid",
+        "spacing",
+        "ind",
+        "contextualSpacing",
+        "mirrorIndents",
+        "suppressOverlap",
+        "jc",
+        "textDirection",
+        "textAlignment",
+        "textboxTightWrap",
+        "outlineLvl",
+        "divId",
+        "cnfStyle",
+        "rPr",
+        "sectPr",
+        "pPrChange",
+    ],
+    "tblPr": [
+        "tblStyle",
+        "tblpPr",
+        "tblOverlap",
+        "bidiVisual",
+        "tblStyleRowBandSize",
+        "tblStyleColBandSize",
+        "tblW",
+        "jc",
+        "tblCellSpacing",
+        "tblInd",
+        "tblBorders",
+        "shd",
+        "tblLayout",
+        "tblCellMar",
+        "tblLook",
+        "tblCaption",
+        "tblDescription",
+    ],
+    "trPr": [
+        "cnfStyle",
+        "divId",
+        "gridBefore",
+        "gridAfter",
+        "wBefore",
+        "wAfter",
+        "cantSplit",
+        "trHeight",
+        "tblHeader",
+        "tblCellSpacing",
+        "jc",
+        "hidden",
+    ],
+}
+
+
+def test_property_elements_in_schema_order(docx_path: Path) -> None:
+    """Paragraph, table and row properties list their children in the schema's order."""
+    doc = Document(str(docx_path))
+    parts = [doc.element, *(s.header._element for s in doc.sections)]
+    for tag, order in SCHEMA_ORDER.items():
+        for part in parts:
+            for props in part.iter(qn(f"w:{tag}")):
+                names = [child.tag.rpartition("}")[2] for child in props]
+                ranks = [order.index(name) for name in names]
+                assert ranks == sorted(ranks), (tag, names)
