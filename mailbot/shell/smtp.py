@@ -13,8 +13,11 @@ Failures are classified for the outbox (``mailbot.app.outbox``):
   (refused, reset, timed out, DNS, TLS or certificate failure, no STARTTLS,
   AUTH rejected). The latter has ``unreachable=True``: the message is not at
   fault, so the caller stops its round instead of trying every row.
-* :class:`PermanentSendError`: a 5xx reply to the transaction (MAIL, RCPT,
-  DATA), or every recipient refused with 5xx.
+* :class:`PermanentSendError`: a 5xx reply to RCPT (every recipient refused
+  with 5xx) or to DATA. A refused MAIL FROM (e.g. 530 authentication
+  required, 550 relaying denied) is ``unreachable`` instead: every message
+  has the same envelope sender, so it is a configuration problem that would
+  otherwise fail the whole outbox for good in one round.
 
 A password never appears in an error or a log line: smtplib's errors do not
 carry it, and :meth:`SmtpSender._describe` scrubs it anyway.
@@ -174,6 +177,8 @@ class SmtpSender:
             return client.sendmail(envelope_from, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             raise _all_refused(exc.recipients) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            raise TemporarySendError(self._describe(exc), unreachable=True) from exc
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, self._describe(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
