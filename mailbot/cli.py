@@ -19,12 +19,15 @@ from mailbot import __version__
 from mailbot.app.daemon import Daemon
 from mailbot.app.demo import demo_settings, make_demo_maildir
 from mailbot.app.ingest import PassReport
+from mailbot.app.jobs import Jobs, job_specs
+from mailbot.app.outbox import DrainReport
 from mailbot.app.wiring import build, source_factory
 from mailbot.config import Settings, load_settings
 from mailbot.core.classify import classify
 from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import parse_message
 from mailbot.core.rules import RuleSet
+from mailbot.core.schedule import next_run
 from mailbot.core.trust import TrustPolicy
 from mailbot.errors import MailbotError, RulesError
 from mailbot.log import setup_logging
@@ -97,6 +100,7 @@ def run_cmd(ctx: click.Context, once: bool) -> None:
             if once:
                 report = daemon.run_once()
                 click.echo(_report_line(report))
+                click.echo(_drain_line(daemon.last_drain))
             else:
                 daemon.run_forever()
         finally:
@@ -116,6 +120,13 @@ def _progress_bar(total: int) -> Callable[[int], None]:
             bar.__exit__(None, None, None)
 
     return tick
+
+
+def _drain_line(d: DrainReport | None) -> str:
+    if d is None:
+        return "outbox: not drained"
+    stopped = f" (stopped: {d.stopped})" if d.stopped else ""
+    return f"outbox: {d.sent} sent, {d.retried} to retry, {d.failed} failed{stopped}"
 
 
 def _report_line(r: PassReport) -> str:
@@ -336,16 +347,101 @@ def demo_cmd(directory: Path) -> None:
         count = make_demo_maildir(settings.maildir_path)
         app = build(settings)
         try:
-            report = Daemon(app).run_once()
+            daemon = Daemon(app)
+            report = daemon.run_once()
             rows = [app.store.record(i) for i in range(1, report.seen + 1)]
         finally:
             app.close()
     click.echo(f"demo mailbox: {settings.maildir_path} ({count} sample messages)")
     click.echo(_report_line(report))
+    click.echo(f"{_drain_line(daemon.last_drain)}: written to {settings.store_dir / 'outbox'}")
     for r in sorted((r for r in rows if r), key=lambda r: (r.folder or "", r.id)):
         topic = ",".join(r.topics) or "-"
         urgent = " URGENT" if r.urgent else ""
         click.echo(
-            f"  {r.folder or '-':28} {r.kind or '-':10} {r.role or '-':10} {topic:5}{urgent}  "
-            f"{r.subject}"
+            f"  {r.folder or '-':24} {r.ref or '':15} {r.kind or '-':10} {r.role or '-':10} "
+            f"{topic:4} {r.status or '':9}{urgent} {r.subject}"
         )
+
+
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    """``YYYY-MM`` → (year, month), or a usage error that says what is expected."""
+    try:
+        year, month = (int(x) for x in value.split("-"))
+        if not (2000 <= year <= 2100 and 1 <= month <= 12) or len(value) != 7:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' is not a month; expected YYYY-MM, e.g. 2026-03"
+        ) from None
+    return year, month
+
+
+MONTH_OPTION = click.option(
+    "--month", "month", required=True, callback=_month, help="The month, as YYYY-MM (e.g. 2026-03)."
+)
+
+
+@cli.command("report")
+@MONTH_OPTION
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the .docx (default: store/reports/bao-cao-YYYY-MM.docx).",
+)
+@click.pass_context
+def report_cmd(ctx: click.Context, month: tuple[int, int], out: Path | None) -> None:
+    """Build the month's Word report (period: the 20th of the month before to the 19th)."""
+    year, mon = month
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            _, path = Jobs(app).report(year, mon, out)
+        finally:
+            app.close()
+    click.echo(f"report written to {path}")
+
+
+@cli.command("forward")
+@MONTH_OPTION
+@click.option("--dry-run", is_flag=True, help="Only say how many articles would be sent.")
+@click.pass_context
+def forward_cmd(ctx: click.Context, month: tuple[int, int], dry_run: bool) -> None:
+    """Send the month's approved articles to the department, one mail each, once."""
+    year, mon = month
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            count = Jobs(app).forward(year, mon, dry_run=dry_run)
+            drained = None if dry_run else app.send_queued()
+        finally:
+            app.close()
+    verb = "would be forwarded" if dry_run else "forwarded"
+    click.echo(f"{count} article(s) and media {verb} for {year:04d}-{mon:02d}")
+    if drained is not None:
+        click.echo(_drain_line(drained))
+
+
+@cli.command("jobs")
+@click.option("--run", "run_now", is_flag=True, help="Run the jobs that are due now.")
+@click.pass_context
+def jobs_cmd(ctx: click.Context, run_now: bool) -> None:
+    """When each scheduled job last ran and when it runs next (Vietnam's time)."""
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            ran = Jobs(app).run_due() if run_now else []
+            if ran:
+                app.send_queued()
+            runs = {r.job: r for r in app.store.last_runs()}
+            now = app.clock.now()
+            specs = job_specs(app)
+        finally:
+            app.close()
+    for name in ran:
+        click.echo(f"ran {name}")
+    for spec in specs:
+        last = runs.get(spec.name)
+        done = f"{last.period} {last.state}" if last else "never"
+        click.echo(f"{spec.name:15} last: {done:22} next: {next_run(spec, now):%Y-%m-%d %H:%M}")

@@ -26,6 +26,7 @@ from mailbot.yamlfile import Node, Reader, read_yaml
 __all__ = [
     "ImapSettings",
     "ReplySettings",
+    "ReportSettings",
     "ScheduleSettings",
     "Settings",
     "SmtpSettings",
@@ -90,6 +91,29 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """The monthly report's letterhead and where the 19th's mail goes."""
+
+    governing_body: str = "UBND XÃ POM LÓT"
+    school_upper: str = "TRƯỜNG THCS POM LÓT"
+    symbol: str = "THCSPL"
+    place: str = "Pom Lót"
+    signer_title: str = "HIỆU TRƯỞNG"
+    signer_name: str = "Trần Thị Bích Nga"
+    recipients: tuple[str, ...] = (
+        "Sở GDĐT tỉnh Điện Biên (b/c)",
+        "UBND xã Pom Lót (b/c)",
+        "BGH, các tổ chuyên môn, đoàn thể",
+        "Lưu: VT.",
+    )
+    period_start_day: int = 20
+    media_to: str = "cntt.sogddt@dienbien.edu.vn"
+    media_count: int = 1
+    opinion_to: str = ""
+    max_forward_bytes: int = 15 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, typed; built only by :func:`load_settings`."""
 
@@ -110,6 +134,7 @@ class Settings:
     school_name: str = "Trường THCS Pom Lót"
     replies: ReplySettings = field(default_factory=ReplySettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     source_file: str = "(defaults)"
 
     @property
@@ -143,6 +168,7 @@ _TOP_KEYS = (
     "replies",
     "school_name",
     "schedule",
+    "report",
 )
 _SERVER_KEYS = ("host", "port", "security", "user", "password_file")
 _S = TypeVar("_S", ImapSettings, SmtpSettings)
@@ -204,6 +230,7 @@ def _from_file(path: Path, problems: list[Problem]) -> Settings:
         school_name=reader.text(top.get("school_name"), "school_name", base.school_name),
         replies=_replies(reader, top.get("replies")),
         schedule=_schedule(reader, top.get("schedule")),
+        report=_report(reader, top.get("report")),
     )
 
 
@@ -322,6 +349,41 @@ def _schedule(reader: Reader, node: Node | None) -> ScheduleSettings:
         reminder_day=_day(reader, m.get("reminder_day"), "schedule.reminder_day", d.reminder_day),
         report_day=_day(reader, m.get("report_day"), "schedule.report_day", d.report_day),
         report_time=_clock(reader, m.get("report_time"), "schedule.report_time", d.report_time),
+    )
+
+
+_REPORT_TEXT = ("governing_body", "school_upper", "symbol", "place", "signer_title", "signer_name")
+_REPORT_KEYS = (
+    *_REPORT_TEXT,
+    "recipients",
+    "period_start_day",
+    "media_to",
+    "media_count",
+    "opinion_to",
+    "max_forward_bytes",
+)
+
+
+def _report(reader: Reader, node: Node | None) -> ReportSettings:
+    d = ReportSettings()
+    if node is None:
+        return d
+    m = reader.mapping(node, "report", _REPORT_KEYS)
+    text = {k: reader.text(m[k], f"report.{k}") for k in _REPORT_TEXT if k in m}
+    recipients = tuple(
+        reader.text(item, "report.recipients") for item in reader.seq(m.get("recipients"), "x")
+    )
+    return replace(
+        d,
+        **text,
+        recipients=recipients or d.recipients,
+        period_start_day=_day(
+            reader, m.get("period_start_day"), "report.period_start_day", d.period_start_day
+        ),
+        media_to=reader.text(m.get("media_to"), "report.media_to", d.media_to).lower(),
+        media_count=_int(reader, m, "report.media_count", d.media_count),
+        opinion_to=reader.text(m.get("opinion_to"), "report.opinion_to", "").lower(),
+        max_forward_bytes=_int(reader, m, "report.max_forward_bytes", d.max_forward_bytes),
     )
 
 

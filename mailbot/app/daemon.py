@@ -21,7 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
+import schedule
+
 from mailbot.app.ingest import PassReport, Progress
+from mailbot.app.jobs import Jobs, job_specs
+from mailbot.app.outbox import DrainReport
 from mailbot.app.wiring import App
 from mailbot.errors import SourceError
 from mailbot.shell.source import MailSource
@@ -98,18 +102,38 @@ class Daemon:
     backoff: Backoff = field(default_factory=Backoff)
     sleep: Callable[[float], None] = time.sleep
     progress: Callable[[int], Progress] | None = None
+    last_drain: DrainReport | None = None
+    scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
+
+    def __post_init__(self) -> None:
+        jobs = Jobs(self.app)
+        times = {spec.at.strftime("%H:%M") for spec in job_specs(self.app)}
+        for at in sorted(times):
+            self.scheduler.every().day.at(at, "Asia/Ho_Chi_Minh").do(self._run_jobs, jobs)
+        self._jobs = jobs
+
+    def _run_jobs(self, jobs: Jobs) -> None:
+        ran = jobs.run_due()
+        if ran:
+            self._send()
 
     def run_once(self) -> PassReport:
-        """One pass over what is in the mailbox; raises SourceError when unreachable."""
+        """One pass over what is in the mailbox, then the outbox (no scheduled jobs).
+
+        Raises SourceError when the mailbox cannot be reached.
+        """
         source = self.app.connect()
         try:
-            return self.app.ingest(source, self.stopper).run_pass(self.progress)
+            report = self.app.ingest(source, self.stopper).run_pass(self.progress)
         finally:
             source.close()
+        self._send()
+        return report
 
     def run_forever(self) -> None:
         """Sync, wait, repeat; reconnect with backoff; return when a signal asks."""
         with self.stopper.installed():
+            self._run_jobs(self._jobs)
             while not self.stopper.requested:
                 try:
                     self._session()
@@ -126,12 +150,25 @@ class Daemon:
             self.backoff.reset()
             while not self.stopper.requested:
                 self._pass(source)
+                self.scheduler.run_pending()
                 self._wait(source)
         finally:
             source.close()
 
+    def _send(self) -> None:
+        sent = self.last_drain = self.app.send_queued()
+        if sent.sent or sent.failed or sent.stopped:
+            log.info(
+                "outbox: %d sent, %d to retry, %d failed%s",
+                sent.sent,
+                sent.retried,
+                sent.failed,
+                f"; stopped: {sent.stopped}" if sent.stopped else "",
+            )
+
     def _pass(self, source: MailSource) -> None:
         report = self.app.ingest(source, self.stopper).run_pass(self.progress)
+        self._send()
         if report.seen:
             log.info(
                 "pass: %d seen, %d filed, %d quarantined, %d duplicates, %d to retry",
@@ -145,5 +182,8 @@ class Daemon:
     def _wait(self, source: MailSource) -> None:
         imap = self.app.settings.imap
         timeout = min(imap.idle_seconds, imap.reconcile_seconds)
+        until_job = self.scheduler.idle_seconds
+        if until_job is not None:
+            timeout = max(min(timeout, until_job + 1), 1)
         with self.stopper.wait():
             source.idle_wait(timeout)

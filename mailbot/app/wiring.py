@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailbot.app.ingest import Ingest
+from mailbot.app.outbox import DrainReport, drain, make_sender
 from mailbot.config import Settings
 from mailbot.core.compose import Identity
 from mailbot.core.decide import ReplyContext
@@ -19,6 +20,7 @@ from mailbot.shell.blobs import Blobs
 from mailbot.shell.clock import Clock, SystemClock
 from mailbot.shell.imap import ImapSource
 from mailbot.shell.maildir import MaildirSource
+from mailbot.shell.smtp import Sender
 from mailbot.shell.source import MailSource
 from mailbot.shell.store import Store
 from mailbot.templates import Templates, load_templates
@@ -37,6 +39,7 @@ class App:
     clock: Clock
     connect: Callable[[], MailSource]
     templates: Templates
+    sender: Sender
 
     @property
     def mailbox_key(self) -> str:
@@ -88,6 +91,10 @@ class App:
             alert_to=leadership,
         )
 
+    def send_queued(self) -> DrainReport:
+        """Send what the outbox holds (once each; see ``app.outbox.drain``)."""
+        return drain(self.store, self.sender, self.clock)
+
     def close(self) -> None:
         self.store.close()
 
@@ -128,4 +135,5 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
         clock=clock or SystemClock(),
         connect=source_factory(settings),
         templates=load_templates(),
+        sender=make_sender(settings.smtp, settings.store_dir),
     )

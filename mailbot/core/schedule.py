@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["VN", "Due", "JobSpec", "due", "occurrence"]
+__all__ = ["VN", "Due", "JobSpec", "due", "next_run", "occurrence"]
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 Every = Literal["day", "month"]
@@ -65,3 +65,12 @@ def due(specs: tuple[JobSpec, ...], now: datetime, done: frozenset[tuple[str, st
         if (job.job, job.period) not in done and now - job.scheduled <= spec.catch_up:
             out.append(job)
     return out
+
+
+def next_run(spec: JobSpec, now: datetime) -> datetime:
+    """The job's next scheduled moment after ``now``, in Vietnam's time."""
+    last = occurrence(spec, now).scheduled
+    if spec.every == "day":
+        return last + timedelta(days=1)
+    year, month = (last.year + 1, 1) if last.month == 12 else (last.year, last.month + 1)
+    return last.replace(year=year, month=month)

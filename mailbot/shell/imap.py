@@ -29,12 +29,15 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from imapclient import DELETED, IMAPClient
 
 from mailbot.errors import ConfigError, SourceError
 from mailbot.shell.source import MoveOutcome
+
+if TYPE_CHECKING:
+    from mailbot.shell.oauth import TokenProvider
 
 __all__ = ["IDLE_MAX_SECONDS", "ImapSource", "Security", "is_loopback"]
 
@@ -109,12 +112,17 @@ class ImapSource:
         folder: str = "INBOX",
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 60,
+        token_provider: TokenProvider | None = None,
     ) -> ImapSource:
         """Connect, secure the channel and log in.
 
         ``security``: ``ssl`` is implicit TLS (RFC 8314, port 993),
         ``starttls`` upgrades a plain connection (RFC 3501 6.2.1) and fails if
         the server does not offer it, ``none`` is for loopback only.
+
+        With a ``token_provider`` the login is ``AUTHENTICATE XOAUTH2`` with
+        its access token (Gmail, Microsoft 365; see ``mailbot.shell.oauth``)
+        and ``password`` is not used.
 
         Raises ``ConfigError`` (exit 78: restarting cannot help) for ``none``
         to a non-loopback host, and ``SourceError`` when the server is
@@ -125,7 +133,10 @@ class ImapSource:
         context = ssl_context or ssl.create_default_context()
         client = _open(host, port, security, context=context, timeout=timeout, where=where)
         try:
-            _login(client, user, password, where)
+            if token_provider is None:
+                _login(client, user, password, where)
+            else:
+                _oauth2_login(client, user, token_provider, where)
             return cls(client, folder=folder, where=f"{user} at {where}")
         except BaseException:
             _shutdown(client)
@@ -452,6 +463,21 @@ def _login(client: IMAPClient, user: str, password: str, where: str) -> None:
         reason = str(exc).replace(password, "***") if password else str(exc)
         # "from None": the original exception's args could carry the password.
         raise SourceError(f"{where}: login as {user!r} refused: {reason}") from None
+
+
+def _oauth2_login(client: IMAPClient, user: str, tokens: TokenProvider, where: str) -> None:
+    """AUTHENTICATE XOAUTH2 (Google's XOAUTH2 protocol; RFC 7628 is its standard form).
+
+    A refused token is forgotten, so the next connect fetches a new one; the
+    error names the user and the server's reason, never the token.
+    """
+    token = tokens.token()
+    try:
+        client.oauth2_login(user, token)
+    except _IMAP_ERRORS as exc:
+        tokens.invalidate()
+        reason = str(exc).replace(token, "***")
+        raise SourceError(f"{where}: XOAUTH2 login as {user!r} refused: {reason}") from None
 
 
 def _wait_readable(sock: socket.socket, timeout: float) -> bool:

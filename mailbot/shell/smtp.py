@@ -36,7 +36,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-from mailbot.errors import SendError
+from mailbot.errors import SendError, SourceError
+from mailbot.shell.oauth import TokenProvider, xoauth2_string
 
 __all__ = ["FileSender", "PermanentSendError", "Sender", "SmtpSender", "TemporarySendError"]
 
@@ -80,6 +81,9 @@ class SmtpSender:
     If the server accepts some recipients and refuses others, the message
     counts as sent (those who can get it did; a resend would duplicate it for
     them) and the refusals are logged as a warning, addresses at DEBUG only.
+
+    With a ``token_provider`` the login is ``AUTH XOAUTH2`` (Gmail, Microsoft
+    365; see ``mailbot.shell.oauth``) as ``user`` and ``password`` is unused.
     """
 
     def __init__(
@@ -93,11 +97,13 @@ class SmtpSender:
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30,
         local_hostname: str | None = None,
+        token_provider: TokenProvider | None = None,
     ) -> None:
         self._host, self._port, self._security = host, port, security
         self._user, self._password = user, password
         self._context = ssl_context or ssl.create_default_context()
         self._timeout, self._local_hostname = timeout, local_hostname
+        self._tokens = token_provider
 
     def __repr__(self) -> str:
         return f"SmtpSender({self._host}:{self._port}, {self._security}, user={self._user!r})"
@@ -125,7 +131,7 @@ class SmtpSender:
             client = self._connect()
             self._secure(client)
             self._login(client)
-        except (smtplib.SMTPException, OSError, UnicodeError) as exc:
+        except (smtplib.SMTPException, OSError, UnicodeError, SourceError) as exc:
             if client is not None:
                 client.close()
             raise self._unusable(exc) from None
@@ -164,9 +170,32 @@ class SmtpSender:
         client.ehlo_or_helo_if_needed()
 
     def _login(self, client: smtplib.SMTP) -> None:
-        """AUTH (RFC 4954) when a user is configured."""
-        if self._user:
+        """AUTH (RFC 4954) when a user is configured, or XOAUTH2 with a token provider."""
+        if self._tokens is not None:
+            self._xoauth2(client, self._tokens)
+        elif self._user:
             client.login(self._user, self._password)
+
+    def _xoauth2(self, client: smtplib.SMTP, tokens: TokenProvider) -> None:
+        """AUTH XOAUTH2 with the initial response (Google's XOAUTH2 protocol, RFC 4954).
+
+        A server refusing the token first sends a 334 challenge (an error in
+        JSON) to be answered with an empty line, then 535; the token is then
+        forgotten so that the next session fetches a new one.  A token endpoint
+        failure (``SourceError``) makes the session unusable like a refused AUTH.
+        """
+        token = tokens.token()
+        try:
+            client.auth(
+                "XOAUTH2",
+                lambda challenge=None: (
+                    "" if challenge is not None else xoauth2_string(self._user, token)
+                ),
+                initial_response_ok=True,
+            )
+        except smtplib.SMTPAuthenticationError:
+            tokens.invalidate()
+            raise
 
     def _transfer(
         self, client: smtplib.SMTP, raw: bytes, envelope_from: str, recipients: list[str]

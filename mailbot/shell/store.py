@@ -515,6 +515,19 @@ class Store:
         return self._rowcount(stmt.values(**values)) == 1
 
     @_guarded
+    def mark_forwarded(self, record_id: int, now: datetime) -> None:
+        """Record that an approved article was sent to the department."""
+        self._rowcount(
+            update(MessageRow).where(MessageRow.id == record_id).values(forwarded_at=now)
+        )
+
+    @_guarded
+    def all_runs(self) -> list[JobRun]:
+        """Every job run, oldest first."""
+        with self._tx() as s:
+            return [_job(row) for row in s.scalars(select(JobRunRow).order_by(JobRunRow.id))]
+
+    @_guarded
     def enqueue(self, items: Sequence[OutboxItem], now: datetime) -> int:
         """Queue outgoing mail that no incoming message caused (jobs, alerts, digests).
 
@@ -528,13 +541,21 @@ class Store:
     # -- job runs ---------------------------------------------------------
 
     @_guarded
-    def start_job(self, job: str, period: str, now: datetime) -> bool:
+    def start_job(
+        self, job: str, period: str, now: datetime, stale: timedelta = timedelta(hours=1)
+    ) -> bool:
         """Start ``job`` for ``period``; False if it is running or done for that period.
 
-        A failed run may start again. The unique ``(job, period)`` key decides a race.
+        A failed run may start again, and so may a run left ``running`` for
+        longer than ``stale`` (its process died). Every step of a job is itself
+        idempotent (outbox Message-IDs, ``forwarded_at``), so a rerun repeats
+        nothing. The unique ``(job, period)`` key decides a race.
         """
+        restartable = (JobRunRow.state == "failed") | (
+            (JobRunRow.state == "running") & (JobRunRow.started_at < now - stale)
+        )
         restart = update(JobRunRow).where(
-            JobRunRow.job == job, JobRunRow.period == period, JobRunRow.state == "failed"
+            JobRunRow.job == job, JobRunRow.period == period, restartable
         )
         values = {"state": "running", "started_at": now, "finished_at": None, "detail": None}
         if self._rowcount(restart.values(**values)) == 1:
