@@ -50,7 +50,8 @@ def gather_facts(store: Store, mail: Mail, cls: Classification, now: datetime) -
         else list(reversed(mail.references))
     )
     subject_refs = find_refs(mail.subject)
-    sender_hour, mailbox_day = store.reply_counts(sender, now) if sender else (0, 0)
+    around = mail.date if mail.date is not None and mail.date <= now else now
+    sender_hour, mailbox_day = store.reply_counts(sender, around, now) if sender else (0, 0)
     return Facts(
         now=now,
         new_ref=_new_ref(store, cls, mail, now),

@@ -166,7 +166,8 @@ def _deliver(run: _Round, row: OutboxRecord) -> tuple[Outcome, str | None]:
 def _temporary(run: _Round, row: OutboxRecord, exc: SendError) -> tuple[Outcome, str | None]:
     """Retry later with backoff; give up after ``max_attempts`` message-level failures.
 
-    An unreachable server is not the message's fault, so it never uses up attempts.
+    An unreachable server is not the message's fault: it uses up no attempt
+    and adds no delay, the round simply stops and the next round tries again.
     """
     now = run.clock.now()
     unreachable = isinstance(exc, TemporarySendError) and exc.unreachable
@@ -175,7 +176,8 @@ def _temporary(run: _Round, row: OutboxRecord, exc: SendError) -> tuple[Outcome,
         error = f"gave up after {row.attempts} attempts: {exc}"
         run.store.mark_outbox_failed(row.id, error, now, retry_at=None)
         return "failed", stop
-    run.store.mark_outbox_failed(row.id, str(exc), now, retry_at=now + backoff(row.attempts))
+    retry_at = now if unreachable else now + backoff(row.attempts)
+    run.store.mark_outbox_failed(row.id, str(exc), now, retry_at=retry_at)
     return "retried", stop
 
 

@@ -21,7 +21,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from typing import Any, Literal, Protocol
 
-from mailbot.core.replies import LOOP_HEADER
+from mailbot.core.replies import LOOP_HEADER, MESSAGE_ID_PREFIX
 
 __all__ = [
     "Composed",
@@ -37,6 +37,7 @@ AutoSubmitted = Literal["auto-replied", "auto-generated"]
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9.\-]")
 _POLICY = SMTP.clone(max_line_length=998)
+_REPLY_PREFIXES = re.compile(r"^\s*((re|tl|trả lời|aw|sv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 class Renderer(Protocol):
@@ -92,15 +93,14 @@ def header_text(value: str, limit: int = 200) -> str:
 
 def reply_subject(subject: str, ref: str | None = None) -> str:
     """``Re: <subject> [<ref>]``, without stacking ``Re:`` or repeating the ref."""
-    base = header_text(subject) or "(không tiêu đề)"
-    if not re.match(r"(?i)^(re|tl|trả lời)\s*:", base):
-        base = f"Re: {base}"
+    base = _REPLY_PREFIXES.sub("", header_text(subject)) or "(không tiêu đề)"
+    base = f"Re: {base}"
     return f"{base} [{ref}]" if ref and ref not in base else base
 
 
 def message_id(key: str, identity: Identity) -> str:
     """The deterministic Message-ID of a decision: ``<key@our-domain>``."""
-    return f"<{_KEY_SAFE.sub('-', key)[:180]}@{identity.domain}>"
+    return f"<{MESSAGE_ID_PREFIX}{_KEY_SAFE.sub('-', key)[:180]}@{identity.domain}>"
 
 
 def compose(out: Outgoing, identity: Identity, renderer: Renderer, now: datetime) -> Composed:

@@ -250,7 +250,6 @@ def _notice(
         subject=reply_subject(target.subject or "", target.ref),
         template="author_notice",
         context={"school": ctx.school, "mailbox": ctx.identity.address, **context},
-        in_reply_to=target.message_id,
         auto_submitted="auto-generated",
     )
 
@@ -373,9 +372,14 @@ def _outgoing(
     context: Mapping[str, Any],
     auto_submitted: str = "auto-replied",
 ) -> Outgoing:
-    """A mail caused by ``case``'s message, threaded to it; keyed by purpose and content."""
+    """A mail caused by ``case``'s message, keyed by purpose and content.
+
+    Only a reply to the sender (a receipt, a command's result) is threaded to
+    the message; an alert to the leadership is a new conversation.
+    """
     mail, ctx = case.mail, case.ctx
     common = {"school": ctx.school, "mailbox": ctx.identity.address, "now": case.facts.now}
+    threaded = auto_submitted != "auto-generated"
     return Outgoing(
         purpose=purpose,
         key=f"{purpose}.{mail.sha256[:24]}",
@@ -383,9 +387,9 @@ def _outgoing(
         subject=subject,
         template=template,
         context={**common, **context},
-        in_reply_to=mail.message_id,
-        references=mail.references,
-        auto_submitted="auto-generated" if auto_submitted == "auto-generated" else "auto-replied",
+        in_reply_to=mail.message_id if threaded else None,
+        references=mail.references if threaded else (),
+        auto_submitted="auto-replied" if threaded else "auto-generated",
     )
 
 

@@ -16,9 +16,17 @@ from datetime import datetime
 
 from mailbot.core.model import Classification, Mail
 
-__all__ = ["LOOP_HEADER", "ReplyFacts", "ReplyPolicy", "ReplyVerdict", "reply_verdict"]
+__all__ = [
+    "LOOP_HEADER",
+    "MESSAGE_ID_PREFIX",
+    "ReplyFacts",
+    "ReplyPolicy",
+    "ReplyVerdict",
+    "reply_verdict",
+]
 
 LOOP_HEADER = "X-Mailbot-Loop"
+MESSAGE_ID_PREFIX = "mailbot."
 _SILENT_KINDS = frozenset({"auto", "directive", "other"})
 
 
@@ -72,8 +80,9 @@ def _own_address(mail: Mail, cls: Classification, p: ReplyPolicy, f: ReplyFacts)
 def _loop(mail: Mail, cls: Classification, p: ReplyPolicy, f: ReplyFacts) -> str | None:
     if mail.header(LOOP_HEADER) is not None:
         return f"carries our {LOOP_HEADER} header"
-    if mail.message_id.lower().endswith("@" + p.own_domain + ">"):
-        return "has our own Message-ID domain"
+    mid = mail.message_id.lower()
+    if mid.startswith("<" + MESSAGE_ID_PREFIX) and mid.endswith("@" + p.own_domain + ">"):
+        return "has one of our own Message-IDs"
     return None
 
 

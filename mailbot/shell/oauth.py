@@ -28,6 +28,7 @@ host and only when asked (``allow_http_for_loopback``, for tests).
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -323,7 +324,7 @@ class TokenProvider:
             raise self._error(f"TLS certificate not trusted: {exc.verify_message}") from None
         except urllib.error.URLError as exc:
             raise self._error(f"cannot reach the token endpoint: {_reason(exc)}") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             raise self._error(f"cannot reach the token endpoint: {exc}") from None
         return self._parse(body)
 

@@ -421,16 +421,32 @@ class Store:
         return None
 
     @_guarded
-    def reply_counts(self, address: str, now: datetime) -> tuple[int, int]:
-        """Acknowledgements queued to ``address`` in the last hour, and to anyone today."""
-        hour, day = now - timedelta(hours=1), now - timedelta(days=1)
-        query = select(OutboxRow.recipients, OutboxRow.created_at).where(
-            OutboxRow.purpose == "ack", OutboxRow.created_at >= day
+    def reply_counts(self, address: str, around: datetime, now: datetime) -> tuple[int, int]:
+        """Receipts to ``address`` for messages dated within an hour of ``around``,
+        and receipts to anyone queued in the last day.
+
+        The per-sender window follows the messages' own dates, so a backlog of
+        old mail spread over months is not capped, while a robot answering
+        every receipt (its replies dated minutes apart) is.
+        """
+        window = (around - timedelta(hours=1), around + timedelta(hours=1))
+        to_sender = (
+            select(func.count())
+            .select_from(OutboxRow)
+            .join(MessageRow, OutboxRow.cause_id == MessageRow.id)
+            .where(
+                OutboxRow.purpose == "ack",
+                MessageRow.sender_addr == address,
+                func.coalesce(MessageRow.date, MessageRow.created_at).between(*window),
+            )
+        )
+        today = (
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.purpose == "ack", OutboxRow.created_at >= now - timedelta(days=1))
         )
         with self._tx() as s:
-            rows = s.execute(query).all()
-        to_sender = sum(1 for rcpts, at in rows if at >= hour and address in rcpts)
-        return to_sender, len(rows)
+            return int(s.scalar(to_sender) or 0), int(s.scalar(today) or 0)
 
     @_guarded
     def records(

@@ -58,7 +58,12 @@ def test_normal_feedback_is_answered() -> None:
             ReplyFacts(),
             "loop",
         ),
-        (replace(MAIL, message_id="<ack.1@thcspomlot.edu.vn>"), FEEDBACK, ReplyFacts(), "loop"),
+        (
+            replace(MAIL, message_id="<mailbot.ack.1@thcspomlot.edu.vn>"),
+            FEEDBACK,
+            ReplyFacts(),
+            "loop",
+        ),
         (
             replace(MAIL, date=datetime(2025, 12, 31, tzinfo=UTC)),
             FEEDBACK,
@@ -72,6 +77,11 @@ def test_normal_feedback_is_answered() -> None:
 def test_each_check_refuses(mail: Mail, cls: Classification, facts: ReplyFacts, check: str) -> None:
     """RELIABILITY cases 1-5: automatic, unverified, silent kinds, ourselves, loops, caps."""
     assert _reason(mail, cls, facts) == check
+
+
+def test_colleagues_on_the_school_domain_are_not_loops() -> None:
+    """Webmail on the school's own domain writes Message-IDs there too."""
+    assert _reason(mail=replace(MAIL, message_id="<abc123@thcspomlot.edu.vn>")) == "ok"
 
 
 def test_three_receipts_an_hour_then_silence() -> None:
