@@ -31,7 +31,7 @@ from mailbot.core.schedule import next_run
 from mailbot.core.trust import TrustPolicy
 from mailbot.errors import MailbotError, RulesError
 from mailbot.log import setup_logging
-from mailbot.rules_file import default_rules_dir, load_rules, summary
+from mailbot.rules_file import load_rules, summary
 from mailbot.shell.store import Store
 
 __all__ = ["main"]
@@ -43,7 +43,7 @@ RULES_OPTION = click.option(
     "rules_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder of rule files (default: the project's rules/).",
+    help="Folder of rule files (default: the config's rules_dir, else the project's rules/).",
 )
 
 
@@ -234,13 +234,16 @@ def rules() -> None:
 
 @rules.command("check")
 @RULES_OPTION
-def rules_check(rules_dir: Path | None) -> None:
+@click.pass_context
+def rules_check(ctx: click.Context, rules_dir: Path | None) -> None:
     """Validate every rule file; print a summary, or each problem with file and line.
 
-    Exit status: 0 when the rules are good, 2 when any file is wrong.
+    The folder is --rules, else the config's rules_dir (MAILBOT_RULES_DIR),
+    else the project's rules/. Exit status: 0 when the rules are good, 2 when
+    any file is wrong.
     """
-    directory = rules_dir or default_rules_dir()
     with _reported():
+        directory = rules_dir or _settings(ctx).rules_dir
         ruleset = load_rules(directory)
     click.echo(f"{directory}: OK")
     click.echo(summary(ruleset))
@@ -250,18 +253,23 @@ def rules_check(rules_dir: Path | None) -> None:
 @RULES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def classify_cmd(rules_dir: Path | None, as_json: bool, files: tuple[Path, ...]) -> None:
+@click.pass_context
+def classify_cmd(
+    ctx: click.Context, rules_dir: Path | None, as_json: bool, files: tuple[Path, ...]
+) -> None:
     """Classify .eml FILES: role, group, kind, topics, urgency and the reasons.
 
     A file that cannot be read or is not a message gets an error line; the
     others are still classified, and the exit status is then 1.
     """
     with _reported():
-        ruleset = load_rules(rules_dir or default_rules_dir())
+        settings = _settings(ctx)
+        ruleset = load_rules(rules_dir or settings.rules_dir)
+        trust = TrustPolicy(settings.receiving_server, settings.trust_unauthenticated)
     failed = False
     rows: list[dict[str, Any]] = []
     for path in files:
-        result = _classify_file(path, ruleset)
+        result = _classify_file(path, ruleset, trust)
         if isinstance(result, str):
             click.echo(f"error: {path}: {result}", err=True)
             failed = True
@@ -274,7 +282,7 @@ def classify_cmd(rules_dir: Path | None, as_json: bool, files: tuple[Path, ...])
     sys.exit(1 if failed else 0)
 
 
-def _classify_file(path: Path, ruleset: RuleSet) -> Classification | str:
+def _classify_file(path: Path, ruleset: RuleSet, trust: TrustPolicy) -> Classification | str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -284,7 +292,7 @@ def _classify_file(path: Path, ruleset: RuleSet) -> Classification | str:
         return f"not a message: {mail.reason}"
     if not _looks_like_mail(mail):
         return "not a message: no From, Date, Subject or Message-ID header"
-    return classify(mail, ruleset, TrustPolicy())
+    return classify(mail, ruleset, trust)
 
 
 def _looks_like_mail(mail: Mail) -> bool:
