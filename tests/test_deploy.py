@@ -33,7 +33,7 @@ UNIT = DEPLOY / "mailbot.service"
 EXAMPLE = DEPLOY / "mailbot.example.yaml"
 CONTAINERFILE = DEPLOY / "Containerfile"
 COMPOSE = DEPLOY / "compose.yaml"
-INSTALL = DEPLOY / "install.md"
+INSTALL = DEPLOY.parent / "README.md"
 BINARY = "/opt/mailbot/venv/bin/mailbot"
 SWITCHED_OFF = "#~ "  # prefix of the example's optional settings
 
@@ -388,7 +388,7 @@ def test_container_steps_are_the_install_steps_in_order() -> None:
     doc = _doc_commands()
     positions = []
     for run in _run_commands():
-        assert _adapted(run) in doc, f"container step not in deploy/install.md: {run}"
+        assert _adapted(run) in doc, f"container step not in README.md: {run}"
         positions.append(doc.index(_adapted(run)))
     assert positions == sorted(positions)
     assert any("pip install " in run and "-e '/app[postgres]'" in run for run in _run_commands())
