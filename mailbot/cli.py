@@ -18,9 +18,11 @@ import click
 from mailbot import __version__
 from mailbot.app.daemon import Daemon
 from mailbot.app.demo import demo_settings, make_demo_maildir
+from mailbot.app.doctor import diagnose
 from mailbot.app.ingest import PassReport
 from mailbot.app.jobs import Jobs, job_specs
 from mailbot.app.outbox import DrainReport
+from mailbot.app.purge import purge
 from mailbot.app.wiring import build, source_factory
 from mailbot.config import Settings, load_settings
 from mailbot.core.classify import classify
@@ -265,7 +267,7 @@ def classify_cmd(
     with _reported():
         settings = _settings(ctx)
         ruleset = load_rules(rules_dir or settings.rules_dir)
-        trust = TrustPolicy(settings.receiving_server, settings.trust_unauthenticated)
+        trust = settings.trust
     failed = False
     rows: list[dict[str, Any]] = []
     for path in files:
@@ -453,3 +455,42 @@ def jobs_cmd(ctx: click.Context, run_now: bool) -> None:
         last = runs.get(spec.name)
         done = f"{last.period} {last.state}" if last else "never"
         click.echo(f"{spec.name:15} last: {done:22} next: {next_run(spec, now):%Y-%m-%d %H:%M}")
+
+
+@cli.command("doctor")
+@click.pass_context
+def doctor_cmd(ctx: click.Context) -> None:
+    """Check config, rules, templates, the store, the mailbox and SMTP; say how to fix.
+
+    Exit status: 0 when everything works, 1 when a check failed, 78 when the
+    config itself is wrong.
+    """
+    with _reported():
+        settings = _settings(ctx)
+    click.echo(f"config: {settings.source_file}")
+    findings = diagnose(settings)
+    for f in findings:
+        click.echo(f"{'ok  ' if f.ok else 'FAIL'}  {f.name:10} {f.detail}")
+        if f.fix:
+            click.echo(f"      {'':10} fix: {f.fix}")
+    sys.exit(0 if all(f.ok for f in findings) else 1)
+
+
+@cli.command("purge")
+@click.option("--address", default=None, help="Erase everything from this address now (a request).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
+@click.pass_context
+def purge_cmd(ctx: click.Context, address: str | None, dry_run: bool) -> None:
+    """Erase personal data: records older than privacy.retention_days, or from --address.
+
+    The raw mail and attachments are deleted; the record keeps only what the
+    monthly counts need (kind, topic, group, status, reference, date).
+    """
+    with _reported():
+        app = build(_settings(ctx))
+        try:
+            report = purge(app, address=address, dry_run=dry_run)
+        finally:
+            app.close()
+    verb = "would be erased" if dry_run else "erased"
+    click.echo(f"{report.records} record(s) {verb}; {report.files} file(s) deleted")

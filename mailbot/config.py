@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from mailbot.core.trust import TrustPolicy, policy_for
 from mailbot.errors import ConfigError, Problem
 from mailbot.rules_file import default_rules_dir
 from mailbot.yamlfile import Node, Reader, read_yaml
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 Security = Literal["ssl", "starttls", "none"]
+Provider = Literal["own-server", "google", "microsoft"]
+PROVIDERS: tuple[Provider, ...] = ("own-server", "google", "microsoft")
 SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 DEFAULT_CONFIG = Path("mailbot.yaml")
 Report = Callable[[str], None]
@@ -119,6 +122,7 @@ class Settings:
 
     mailbox: str = "truyenthong@thcspomlot.edu.vn"
     receiving_server: str = "mx.thcspomlot.edu.vn"
+    trust_provider: Provider = "own-server"
     trust_unauthenticated: bool = True
     imap: ImapSettings = field(default_factory=ImapSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -135,12 +139,18 @@ class Settings:
     replies: ReplySettings = field(default_factory=ReplySettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    retention_days: int = 365
     source_file: str = "(defaults)"
 
     @property
     def replies_since(self) -> datetime | None:
         """No reply to mail that arrived before this (None: the first sync)."""
         return self.replies.since
+
+    @property
+    def trust(self) -> TrustPolicy:
+        """Whose Authentication-Results header to believe (see ``core.trust``)."""
+        return policy_for(self.trust_provider, self.receiving_server, self.trust_unauthenticated)
 
     @property
     def db_url(self) -> str:
@@ -156,6 +166,7 @@ class Settings:
 _TOP_KEYS = (
     "mailbox",
     "receiving_server",
+    "trust_provider",
     "trust_unauthenticated",
     "imap",
     "smtp",
@@ -169,6 +180,7 @@ _TOP_KEYS = (
     "school_name",
     "schedule",
     "report",
+    "privacy",
 )
 _SERVER_KEYS = ("host", "port", "security", "user", "password_file")
 _S = TypeVar("_S", ImapSettings, SmtpSettings)
@@ -216,6 +228,7 @@ def _from_file(path: Path, problems: list[Problem]) -> Settings:
         receiving_server=reader.text(
             top.get("receiving_server"), "receiving_server", base.receiving_server
         ).lower(),
+        trust_provider=_provider(reader, top.get("trust_provider")),
         trust_unauthenticated=reader.flag(
             top.get("trust_unauthenticated"), "trust_unauthenticated", True
         ),
@@ -231,7 +244,13 @@ def _from_file(path: Path, problems: list[Problem]) -> Settings:
         replies=_replies(reader, top.get("replies")),
         schedule=_schedule(reader, top.get("schedule")),
         report=_report(reader, top.get("report")),
+        retention_days=_retention(reader, top.get("privacy"), base.retention_days),
     )
+
+
+def _provider(reader: Reader, node: Node | None) -> Provider:
+    value = reader.choice(node, "trust_provider", PROVIDERS) if node is not None else None
+    return next((p for p in PROVIDERS if p == value), "own-server")
 
 
 def _path(reader: Reader, node: Node | None, where: str, default: Path) -> Path:
@@ -385,6 +404,15 @@ def _report(reader: Reader, node: Node | None) -> ReportSettings:
         opinion_to=reader.text(m.get("opinion_to"), "report.opinion_to", "").lower(),
         max_forward_bytes=_int(reader, m, "report.max_forward_bytes", d.max_forward_bytes),
     )
+
+
+def _retention(reader: Reader, node: Node | None, default: int) -> int:
+    m = reader.mapping(node, "privacy", ("retention_days",)) if node is not None else {}
+    days = _int(reader, m, "privacy.retention_days", default)
+    if days < 30:
+        reader.problem(m.get("retention_days") or 0, "privacy.retention_days must be 30 or more")
+        return default
+    return days
 
 
 def _clock(reader: Reader, node: Node | None, where: str, default: str) -> str:

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from mailbot.app.facts import VN
+from mailbot.app.purge import purge
 from mailbot.app.wiring import App
 from mailbot.core.compose import Outgoing, compose
 from mailbot.core.digest import Item, build_digest, groups_to_remind, month_label
@@ -61,6 +62,7 @@ def job_specs(app: App) -> tuple[JobSpec, ...]:
             day=sch.reminder_day,
             catch_up=timedelta(days=max(sch.report_day - sch.reminder_day - 1, 0)),
         ),
+        JobSpec("retention", "day", time(2, 0), catch_up=timedelta(days=1)),
         JobSpec(
             "monthly-report",
             "month",
@@ -96,6 +98,7 @@ class Jobs:
             "digest": self.digest,
             "reminders": self.reminders,
             "monthly-report": self.monthly,
+            "retention": self.retention,
         }[job.job]
         try:
             detail = action(job.period)
@@ -106,6 +109,11 @@ class Jobs:
         store.finish_job(job.job, job.period, "done", self.app.clock.now(), detail)
         log.info("job %s/%s: %s", job.job, job.period, detail)
         return True
+
+    def retention(self, period: str) -> str:
+        """Erase personal records older than the retention period (see ``app.purge``)."""
+        report = purge(self.app)
+        return f"{report.records} records erased, {report.files} files deleted"
 
     # --- the digest -----------------------------------------------------------
 

@@ -14,7 +14,6 @@ from mailbot.core.decide import ReplyContext
 from mailbot.core.parse import Limits
 from mailbot.core.replies import ReplyPolicy
 from mailbot.core.rules import RuleSet
-from mailbot.core.trust import TrustPolicy
 from mailbot.rules_file import load_rules
 from mailbot.shell.blobs import Blobs
 from mailbot.shell.clock import Clock, SystemClock
@@ -56,7 +55,7 @@ class App:
             store=self.store,
             blobs=self.blobs,
             rules=self.rules,
-            policy=TrustPolicy(s.receiving_server, s.trust_unauthenticated),
+            policy=s.trust,
             clock=self.clock,
             mailbox=self.mailbox_key,
             limits=Limits(
@@ -83,7 +82,7 @@ class App:
                 global_per_day=s.replies.per_day,
                 since=since,
             ),
-            trust=TrustPolicy(s.receiving_server, s.trust_unauthenticated),
+            trust=s.trust,
             school=s.school_name,
             handler=s.replies.handler,
             answer_days=s.replies.answer_days,

@@ -55,12 +55,18 @@ def parse_auth_results(raw: str) -> AuthResult:
 
     RFC 8601 section 2.2: ``authserv-id [version] *(";" resinfo)``; method
     names and result words are case-insensitive, so both are lower-cased.
+    Microsoft 365 omits the authserv-id; such a header gets ``""``.
     """
     segments = _drop_comments(unfold(unsurrogate(raw))).split(";")
     head = segments[0].split()
+    if head and "=" in head[0]:
+        # Microsoft 365 writes no authserv-id: the first segment is already a result.
+        head, resinfo = [], segments
+    else:
+        resinfo = segments[1:]
     verdicts: dict[str, str] = {}
     header_from: str | None = None
-    for segment in segments[1:]:
+    for segment in resinfo:
         match = _METHOD.match(segment)
         if match is None:
             continue

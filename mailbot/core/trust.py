@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from mailbot.core.model import AuthResult, Mail
 
-__all__ = ["TrustPolicy", "TrustVerdict", "trust_verdict"]
+__all__ = ["PROVIDER_IDS", "TrustPolicy", "TrustVerdict", "policy_for", "trust_verdict"]
+
+PROVIDER_IDS = {"google": "mx.google.com", "microsoft": ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,12 @@ class TrustVerdict:
     verified: bool
     dmarc: str | None
     reason: str
+
+
+def policy_for(provider: str, server: str, trust_unauthenticated: bool) -> TrustPolicy:
+    """Whose header to believe: Gmail stamps ``mx.google.com``; Microsoft 365 stamps
+    its header with no authserv-id; an own server stamps its configured name."""
+    return TrustPolicy(PROVIDER_IDS.get(provider, server), trust_unauthenticated)
 
 
 def trusted_result(mail: Mail, policy: TrustPolicy) -> AuthResult | None:

@@ -132,6 +132,27 @@ class Blobs:
                 return target
         raise AssertionError("unreachable: _candidates never ends")  # pragma: no cover
 
+    def remove(self, rel: str) -> bool:
+        """Delete a stored raw message or attachment; False when it was not there."""
+        with self._io(rel):
+            target = self.path(rel)
+            if not target.exists():
+                return False
+            target.unlink()
+            return True
+
+    def remove_attachments(self, record_id: int) -> int:
+        """Delete every stored attachment of ``record_id``; returns how many files went."""
+        folder = self.path(f"attachments/{int(record_id)}")
+        with self._io(self._relative(folder)):
+            if not folder.is_dir():
+                return 0
+            files = [p for p in folder.iterdir() if p.is_file()]
+            for path in files:
+                path.unlink()
+            folder.rmdir()
+            return len(files)
+
     def read_raw(self, rel: str) -> bytes:
         """The bytes of a stored raw message."""
         with self._io(rel):

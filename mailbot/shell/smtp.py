@@ -68,6 +68,8 @@ class Sender(Protocol):
 
     def send(self, raw: bytes, *, envelope_from: str, recipients: Sequence[str]) -> None: ...
 
+    def check(self) -> None: ...
+
 
 class SmtpSender:
     """See `Sender`. One SMTP session per message, with TLS verified as configured.
@@ -121,6 +123,10 @@ class SmtpSender:
         _quit(client)
         if refused:
             _warn_refused(refused)
+
+    def check(self) -> None:
+        """Connect, secure the channel and log in, then QUIT; what ``mailbot doctor`` asks."""
+        _quit(self._open())
 
     # -- the session ------------------------------------------------------
 
@@ -251,6 +257,16 @@ class FileSender:
             raise TemporarySendError(
                 f"cannot write to {self.folder}: {exc}", unreachable=True
             ) from exc
+
+    def check(self) -> None:
+        """The outbox folder exists (or can be made) and is writable."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            probe = self.folder / ".mailbot-doctor"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise TemporarySendError(f"outbox folder {self.folder}: {exc.strerror}") from None
 
     def path_for(self, raw: bytes) -> Path:
         """Where ``raw`` is (or will be) written: named by its Message-ID, else by its bytes."""

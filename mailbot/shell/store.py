@@ -531,6 +531,43 @@ class Store:
         return self._rowcount(stmt.values(**values)) == 1
 
     @_guarded
+    def personal_records(
+        self,
+        *,
+        roles: Sequence[str] = (),
+        before: datetime | None = None,
+        sender: str | None = None,
+    ) -> list[MessageRecord]:
+        """Records holding someone's personal data: by role and age, or by sender address."""
+        where: list[ColumnElement[bool]] = [MessageRow.sender_addr.is_not(None)]
+        if roles:
+            where.append(MessageRow.role.in_(list(roles)))
+        if before is not None:
+            where.append(MessageRow.created_at < before)
+        if sender is not None:
+            where.append(MessageRow.sender_addr == sender.lower())
+        return self._messages(*where)
+
+    @_guarded
+    def anonymise(self, record_ids: Sequence[int], address: str | None, now: datetime) -> int:
+        """Erase personal data from records, keeping what the reports count.
+
+        Kind, role, group, topics, urgency, status, reference and date stay (the
+        monthly counts need them); sender, subject, reasons, notes, the raw
+        file's path and the content hash go, so a later mail from the same
+        person is never mistaken for an old one. Attachment rows are deleted,
+        and outgoing mail to ``address`` loses its bytes.
+        """
+        ids = list(record_ids)
+        with self._tx() as s:
+            s.execute(delete(AttachmentRow).where(AttachmentRow.record_id.in_(ids)))
+            for row in s.scalars(select(MessageRow).where(MessageRow.id.in_(ids))):
+                _erase(row, now)
+            if address:
+                _erase_outbox(s, address)
+        return len(ids)
+
+    @_guarded
     def mark_forwarded(self, record_id: int, now: datetime) -> None:
         """Record that an approved article was sent to the department."""
         self._rowcount(
@@ -696,6 +733,23 @@ def _record_for_message_id(s: Session, mid: str) -> MessageRow | None:
         return row
     cause = s.scalars(select(OutboxRow.cause_id).where(OutboxRow.message_id == mid)).first()
     return s.get(MessageRow, cause) if cause is not None else None
+
+
+PURGED = "(đã xóa theo quy định bảo vệ dữ liệu cá nhân)"
+
+
+def _erase(row: MessageRow, now: datetime) -> None:
+    row.sender_addr = row.sender_name = row.in_reply_to = row.references = None
+    row.subject, row.reasons, row.note, row.raw_path = PURGED, [], None, None
+    row.sha256 = f"purged-{row.id}"
+    row.message_id = f"<purged-{row.id}@mailbot.invalid>"
+    row.updated_at = now
+
+
+def _erase_outbox(s: Session, address: str) -> None:
+    for row in s.scalars(select(OutboxRow)):
+        if address in row.recipients:
+            row.raw, row.recipients = b"", [PURGED]
 
 
 def _apply_changes(s: Session, changes: Sequence[StatusChange], now: datetime) -> None:
