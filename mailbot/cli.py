@@ -23,7 +23,7 @@ from mailbot.app.ingest import PassReport
 from mailbot.app.jobs import Jobs, job_specs
 from mailbot.app.outbox import DrainReport
 from mailbot.app.purge import purge
-from mailbot.app.wiring import build, source_factory
+from mailbot.app.wiring import build, source_factory, token_provider
 from mailbot.config import Settings, load_settings
 from mailbot.core.classify import classify
 from mailbot.core.model import Classification, Mail, Unparseable
@@ -216,7 +216,9 @@ def quarantine_retry(ctx: click.Context, record_id: int) -> None:
     with _reported():
         app = build(_settings(ctx))
         try:
-            source = source_factory(app.settings, app.rules.routing.quarantine)()
+            source = source_factory(
+                app.settings, app.rules.routing.quarantine, token_provider(app.settings)
+            )()
             try:
                 ok = app.ingest(source).retry(record_id)
             finally:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from mailbot.core.trust import TrustPolicy, policy_for
 from mailbot.errors import ConfigError, Problem
 from mailbot.rules_file import default_rules_dir
+from mailbot.shell.oauth import OAuthSettings, oauth_settings_from_env
 from mailbot.yamlfile import Node, Reader, read_yaml
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
 
 Security = Literal["ssl", "starttls", "none"]
 Provider = Literal["own-server", "google", "microsoft"]
+Auth = Literal["password", "xoauth2"]
+AUTHS: tuple[Auth, ...] = ("password", "xoauth2")
 PROVIDERS: tuple[Provider, ...] = ("own-server", "google", "microsoft")
 SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 DEFAULT_CONFIG = Path("mailbot.yaml")
@@ -50,6 +53,7 @@ class ImapSettings:
     host: str = ""
     port: int = 993
     security: Security = "ssl"
+    auth: Auth = "password"
     user: str = ""
     password: str = field(default="", repr=False)
     folder: str = "INBOX"
@@ -67,6 +71,7 @@ class SmtpSettings:
     host: str = ""
     port: int = 465
     security: Security = "ssl"
+    auth: Auth = "password"
     user: str = ""
     password: str = field(default="", repr=False)
 
@@ -140,6 +145,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     retention_days: int = 365
+    oauth: OAuthSettings | None = None
     source_file: str = "(defaults)"
 
     @property
@@ -182,7 +188,7 @@ _TOP_KEYS = (
     "report",
     "privacy",
 )
-_SERVER_KEYS = ("host", "port", "security", "user", "password_file")
+_SERVER_KEYS = ("host", "port", "security", "user", "password_file", "auth")
 _S = TypeVar("_S", ImapSettings, SmtpSettings)
 _IMAP_EXTRA = (
     "folder",
@@ -269,6 +275,9 @@ def _server_common(reader: Reader, m: dict[str, Node], where: str) -> dict[str, 
         out["user"] = reader.text(m["user"], f"{where}.user")
     if "password_file" in m:
         out["password"] = _secret_file(reader, m["password_file"], f"{where}.password_file")
+    if "auth" in m:
+        value = reader.choice(m["auth"], f"{where}.auth", AUTHS)
+        out["auth"] = next((a for a in AUTHS if a == value), "password")
     return out
 
 
@@ -462,6 +471,10 @@ def _from_env(s: Settings, env: Mapping[str, str], problems: list[Problem]) -> S
         s = replace(s, rules_dir=Path(env["MAILBOT_RULES_DIR"]))
     if "MAILBOT_MAILDIR" in env:
         s = replace(s, maildir=Path(env["MAILBOT_MAILDIR"]))
+    try:
+        s = replace(s, oauth=oauth_settings_from_env(env))
+    except ConfigError as exc:
+        fail(str(exc))
     if "MAILBOT_REPLIES_SINCE" in env:
         since = _iso(env["MAILBOT_REPLIES_SINCE"], fail)
         s = replace(s, replies=replace(s.replies, since=since))
@@ -474,6 +487,11 @@ def _server_env(server: _S, name: str, env: Mapping[str, str], fail: Report) -> 
     for key in ("host", "user"):
         if prefix + key.upper() in env:
             values[key] = env[prefix + key.upper()]
+    if prefix + "AUTH" in env:
+        auth = env[prefix + "AUTH"].lower()
+        if auth not in AUTHS:
+            fail(f"{prefix}AUTH is '{auth}'; expected password or xoauth2")
+        values["auth"] = next((a for a in AUTHS if a == auth), "password")
     if prefix + "PORT" in env:
         values["port"] = _env_port(env[prefix + "PORT"], prefix + "PORT", fail)
     if prefix + "SECURITY" in env:
@@ -524,6 +542,28 @@ def is_loopback(host: str) -> bool:
 
 
 def _check(s: Settings, problems: list[Problem]) -> None:
+    _check_servers(s, problems)
+    _check_oauth(s, problems)
+
+
+def _check_oauth(s: Settings, problems: list[Problem]) -> None:
+    for name, server in (("imap", s.imap), ("smtp", s.smtp)):
+        if server.host and server.auth == "xoauth2" and s.oauth is None:
+            problems.append(
+                Problem(
+                    s.source_file,
+                    0,
+                    f"{name}.auth is xoauth2 but MAILBOT_OAUTH_PROVIDER "
+                    "is not set; see the README's OAuth section",
+                )
+            )
+        if server.host and server.auth == "xoauth2" and not server.user:
+            problems.append(
+                Problem(s.source_file, 0, f"{name}.auth is xoauth2: {name}.user is needed")
+            )
+
+
+def _check_servers(s: Settings, problems: list[Problem]) -> None:
     for name, server in (("imap", s.imap), ("smtp", s.smtp)):
         if server.host and server.security == "none" and not is_loopback(server.host):
             problems.append(

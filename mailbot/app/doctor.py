@@ -15,7 +15,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from mailbot.app.outbox import make_sender
-from mailbot.app.wiring import source_factory
+from mailbot.app.wiring import source_factory, token_provider
 from mailbot.config import Settings
 from mailbot.errors import MailbotError, SendError
 from mailbot.rules_file import load_rules, summary
@@ -91,7 +91,7 @@ def _writable(folder: Path) -> None:
 def _mailbox(s: Settings) -> Finding:
     where = f"{s.imap.user} at {s.imap.host}:{s.imap.port}" if s.imap.host else str(s.maildir_path)
     try:
-        source = source_factory(s)()
+        source = source_factory(s, tokens=token_provider(s))()
         try:
             uidvalidity = source.select()
             waiting = len(source.uids_after(0))
@@ -110,7 +110,7 @@ def _mailbox(s: Settings) -> Finding:
 def _smtp(s: Settings) -> Finding:
     where = f"{s.smtp.host}:{s.smtp.port}" if s.smtp.host else str(s.store_dir / "outbox")
     try:
-        make_sender(s.smtp, s.store_dir).check()
+        make_sender(s.smtp, s.store_dir, token_provider(s)).check()
     except SendError as exc:
         fix = "check smtp.host, port, security, user and the password (MAILBOT_SMTP_PASSWORD)"
         return Finding("smtp", False, str(exc), fix)

@@ -28,6 +28,7 @@ from typing import Literal
 from mailbot.config import SmtpSettings
 from mailbot.errors import SendError
 from mailbot.shell.clock import Clock
+from mailbot.shell.oauth import TokenProvider
 from mailbot.shell.records import OutboxRecord
 from mailbot.shell.smtp import (
     FileSender,
@@ -85,12 +86,19 @@ class _Round:
     envelope_from: str
 
 
-def make_sender(settings: SmtpSettings, store_dir: Path) -> Sender:
+def make_sender(
+    settings: SmtpSettings, store_dir: Path, tokens: TokenProvider | None = None
+) -> Sender:
     """SMTP when a host is configured, else .eml files in ``store_dir/outbox``."""
     if not settings.host:
         return FileSender(store_dir / "outbox")
     return SmtpSender(
-        settings.host, settings.port, settings.security, settings.user, settings.password
+        settings.host,
+        settings.port,
+        settings.security,
+        settings.user,
+        settings.password,
+        token_provider=tokens if settings.auth == "xoauth2" else None,
     )
 
 

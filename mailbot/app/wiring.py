@@ -19,12 +19,13 @@ from mailbot.shell.blobs import Blobs
 from mailbot.shell.clock import Clock, SystemClock
 from mailbot.shell.imap import ImapSource
 from mailbot.shell.maildir import MaildirSource
+from mailbot.shell.oauth import TokenProvider
 from mailbot.shell.smtp import Sender
 from mailbot.shell.source import MailSource
 from mailbot.shell.store import Store
 from mailbot.templates import Templates, load_templates
 
-__all__ = ["App", "build", "source_factory"]
+__all__ = ["App", "build", "source_factory", "token_provider"]
 
 
 @dataclass
@@ -98,9 +99,19 @@ class App:
         self.store.close()
 
 
-def source_factory(settings: Settings, folder: str | None = None) -> Callable[[], MailSource]:
+def token_provider(settings: Settings) -> TokenProvider | None:
+    """One OAuth token provider per process, shared by IMAP and SMTP (cached tokens)."""
+    if settings.oauth is None or "xoauth2" not in (settings.imap.auth, settings.smtp.auth):
+        return None
+    return TokenProvider(settings.oauth, timeout=settings.imap.timeout_seconds)
+
+
+def source_factory(
+    settings: Settings, folder: str | None = None, tokens: TokenProvider | None = None
+) -> Callable[[], MailSource]:
     """How to open the mailbox: IMAP when a host is set, else the local Maildir."""
     imap = settings.imap
+    tokens = tokens if imap.auth == "xoauth2" else None
     name = folder or imap.folder
     if not imap.host:
         return lambda: MaildirSource(settings.maildir_path, folder=name)
@@ -114,6 +125,7 @@ def source_factory(settings: Settings, folder: str | None = None) -> Callable[[]
             imap.password,
             folder=name,
             timeout=imap.timeout_seconds,
+            token_provider=tokens,
         )
 
     return connect
@@ -123,6 +135,7 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
     """Load the rules, open the store (migrating it) and prepare the mailbox connection."""
     rules = load_rules(settings.rules_dir)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
+    tokens = token_provider(settings)
     store = Store.open(settings.db_url)
     if upgrade:
         store.upgrade()
@@ -132,7 +145,7 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
         store=store,
         blobs=Blobs(settings.store_dir),
         clock=clock or SystemClock(),
-        connect=source_factory(settings),
+        connect=source_factory(settings, tokens=tokens),
         templates=load_templates(),
-        sender=make_sender(settings.smtp, settings.store_dir),
+        sender=make_sender(settings.smtp, settings.store_dir, tokens),
     )
