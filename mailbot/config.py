@@ -115,6 +115,7 @@ class ReportSettings:
         "Lưu: VT.",
     )
     period_start_day: int = 20
+    department_name: str = "Sở Giáo dục và Đào tạo tỉnh Điện Biên"
     media_to: str = "cntt.sogddt@dienbien.edu.vn"
     media_count: int = 1
     opinion_to: str = ""
@@ -380,7 +381,15 @@ def _schedule(reader: Reader, node: Node | None) -> ScheduleSettings:
     )
 
 
-_REPORT_TEXT = ("governing_body", "school_upper", "symbol", "place", "signer_title", "signer_name")
+_REPORT_TEXT = (
+    "governing_body",
+    "school_upper",
+    "symbol",
+    "place",
+    "signer_title",
+    "signer_name",
+    "department_name",
+)
 _REPORT_KEYS = (
     *_REPORT_TEXT,
     "recipients",

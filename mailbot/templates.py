@@ -44,7 +44,7 @@ class Templates:
     def __init__(self, directory: Path) -> None:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(directory)),
-            autoescape=jinja2.select_autoescape(["html"], default=False),
+            autoescape=jinja2.select_autoescape(["html", "html.j2"], default=False),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,

@@ -242,7 +242,7 @@ def test_missing_config_file() -> None:
     assert result.exit_code == 78
     assert result.stdout == ""
     assert result.stderr == (
-        "error: missing.yaml:0: config file not found; pass --config PATH or create mailbot.yaml\n"
+        "error: missing.yaml: config file not found; pass --config PATH or create mailbot.yaml\n"
     )
 
 

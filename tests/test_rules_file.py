@@ -119,9 +119,9 @@ def test_duplicate_yaml_key(rules_dir: Path) -> None:
 def test_missing_file_and_stray_file(rules_dir: Path) -> None:
     (rules_dir / "urgent.yaml").rename(rules_dir / "urgents.yaml")
     errors = _errors(rules_dir)
-    assert errors[0].startswith("urgent.yaml:0: is missing; every rules folder needs people.yaml")
+    assert errors[0].startswith("urgent.yaml: is missing; every rules folder needs people.yaml")
     assert errors[1] == (
-        "urgents.yaml:0: is not a rule file mailbot reads; did you mean 'urgent.yaml'? "
+        "urgents.yaml: is not a rule file mailbot reads; did you mean 'urgent.yaml'? "
         "expected one of: people.yaml, groups.yaml, topics.yaml, kinds.yaml, urgent.yaml, "
         "routing.yaml"
     )
@@ -139,4 +139,4 @@ def test_every_problem_is_reported_at_once(rules_dir: Path) -> None:
 
 
 def test_not_a_folder(tmp_path: Path) -> None:
-    assert _errors(tmp_path / "nope") == [f"{tmp_path}/nope:0: is not a folder of rule files"]
+    assert _errors(tmp_path / "nope") == [f"{tmp_path}/nope: is not a folder of rule files"]

@@ -33,6 +33,7 @@ from mailbot.shell.source import MailSource
 __all__ = ["Backoff", "Daemon", "Stopper"]
 
 log = logging.getLogger("mailbot.daemon")
+LOCKED_RETRY_SECONDS = 5.0
 
 
 class _InterruptedError(Exception):
@@ -103,6 +104,7 @@ class Daemon:
     sleep: Callable[[float], None] = time.sleep
     progress: Callable[[int], Progress] | None = None
     last_drain: DrainReport | None = None
+    _skipped: bool = False
     scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
 
     def __post_init__(self) -> None:
@@ -168,6 +170,7 @@ class Daemon:
 
     def _pass(self, source: MailSource) -> None:
         report = self.app.ingest(source, self.stopper).run_pass(self.progress)
+        self._skipped = report.skipped
         self._send()
         if report.seen:
             log.info(
@@ -182,6 +185,8 @@ class Daemon:
     def _wait(self, source: MailSource) -> None:
         imap = self.app.settings.imap
         timeout = min(imap.idle_seconds, imap.reconcile_seconds)
+        if self._skipped:  # another daemon holds the mailbox: look again soon
+            timeout = min(timeout, LOCKED_RETRY_SECONDS)
         until_job = self.scheduler.idle_seconds
         if until_job is not None:
             timeout = max(min(timeout, until_job + 1), 1)

@@ -54,6 +54,7 @@ class PassReport:
     failed: int = 0
     moved: int = 0
     folders: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False
 
 
 @dataclass
@@ -95,7 +96,15 @@ class Ingest:
     renderer: Renderer | None = None
 
     def run_pass(self, progress: Callable[[int], Progress] | None = None) -> PassReport:
-        """Sync the folder once: finish interrupted moves, then file every new UID."""
+        """Sync the folder once, holding the mailbox's lock (another daemon may watch it too)."""
+        with self.store.mailbox_lock(self.mailbox) as held:
+            if not held:
+                log.info("%s is being filed by another process; skipping this pass", self.mailbox)
+                return PassReport(skipped=True)
+            return self._run_pass(progress)
+
+    def _run_pass(self, progress: Callable[[int], Progress] | None) -> PassReport:
+        """Finish interrupted moves, then file every new UID."""
         report = PassReport()
         uidvalidity = self.source.select()
         last_uid = self._start_uid(uidvalidity)

@@ -195,7 +195,9 @@ class Jobs:
         """Each approved article of the period not yet forwarded: one mail to the department."""
         start, end = self._period(year, month)
         records = [r for r in self._records() if _in_period(r, start, end)]
-        chosen = self._articles_to_forward(records) + self._media_to_forward(records)
+        # An article approved after its period's 19th goes with the next batch.
+        approved = [r for r in self._records() if _local_date(r) <= end]
+        chosen = self._articles_to_forward(approved) + self._media_to_forward(records)
         if dry_run:
             return len(chosen)
         for record, to in chosen:
@@ -236,6 +238,8 @@ class Jobs:
             item,
             mail,
             school=self.app.settings.school_name,
+            mailbox=self.app.settings.mailbox,
+            department=self.app.settings.report.department_name,
             to=to,
             cc=cc,
             limit=self.app.settings.report.max_forward_bytes,
@@ -371,6 +375,7 @@ class Jobs:
         context = {
             **self._common(),
             "month_text": f"tháng {month_text(month)} năm {year}",
+            "department": self.app.settings.report.department_name,
             "start": start,
             "end": end,
             "feedback": feedback,

@@ -73,7 +73,7 @@ def classify(mail: Mail, rules: RuleSet, policy: TrustPolicy | None = None) -> C
     role, group = _role(ev, rules, reasons)
     kind = _kind(ev, rules, role, reasons)
     topics = _topics(ev, rules, reasons) if kind in _CONTENT_KINDS else ()
-    urgent = _urgent(ev, rules, reasons) if kind in _CONTENT_KINDS else False
+    urgent, signals = _urgent(ev, rules, reasons) if kind in _CONTENT_KINDS else (False, ())
     return Classification(
         role=role,
         group=group,
@@ -83,6 +83,7 @@ def classify(mail: Mail, rules: RuleSet, policy: TrustPolicy | None = None) -> C
         reasons=tuple(reasons),
         verified=ev.trust.verified,
         automatic=bool(ev.automatic),
+        signals=signals if urgent else (),
     )
 
 
@@ -305,18 +306,19 @@ def _topics(ev: Evidence, rules: RuleSet, reasons: list[str]) -> tuple[str, ...]
 # --- urgency ----------------------------------------------------------------
 
 
-def _urgent(ev: Evidence, rules: RuleSet, reasons: list[str]) -> bool:
+def _urgent(ev: Evidence, rules: RuleSet, reasons: list[str]) -> tuple[bool, tuple[str, ...]]:
     u = rules.urgent
     signals = ev.subject.get("urgent", []) + ev.text.get("urgent", [])
     if not signals:
-        return False
+        return False, ()
     dampers = ev.subject.get("damper", []) + ev.text.get("damper", [])
     score = _score(signals, 2) - u.damper_weight * _score(dampers, 2)
     urgent = score >= u.threshold
     damped = f"; damped by {_names(dampers)}" if dampers else ""
     verdict = "urgent" if urgent else "not urgent"
     reasons.append(f"{verdict}: {score:g} (signals {_names(signals)}{damped})")
-    return urgent
+    words = dict.fromkeys(m.phrase.text for m in signals if m.phrase.label == "urgent")
+    return urgent, tuple(w for w in words if not any(ch in w for ch in "\\(|[.{"))
 
 
 # --- shared helpers ---------------------------------------------------------

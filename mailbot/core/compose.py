@@ -30,6 +30,7 @@ __all__ = [
     "Renderer",
     "compose",
     "header_text",
+    "message_id",
     "reply_subject",
 ]
 
@@ -115,6 +116,7 @@ def compose(out: Outgoing, identity: Identity, renderer: Renderer, now: datetime
     for name, mime, data in out.attachments:
         maintype, _, subtype = mime.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    msg["Content-Language"] = "vi"  # after set_content, which drops Content-* headers
     return Composed(mid, out.purpose, out.to, msg.as_bytes())
 
 
@@ -128,7 +130,6 @@ def _headers(out: Outgoing, identity: Identity, now: datetime, mid: str) -> list
         ("Auto-Submitted", out.auto_submitted),
         ("X-Auto-Response-Suppress", "All"),
         (LOOP_HEADER, identity.address),
-        ("Content-Language", "vi"),
     ]
     if out.in_reply_to:
         headers.append(("In-Reply-To", header_text(out.in_reply_to, 998)))

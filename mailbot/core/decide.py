@@ -15,7 +15,8 @@ The order of the questions is data (:data:`STEPS`):
    receipt and no second alert (the leadership already has the case);
 3. ``new-record`` — a new article, media item or piece of feedback gets a
    reference and, when RFC 3834 allows, an acknowledgement; urgent content
-   alerts the leadership at once, whatever the acknowledgement verdict.
+   alerts the leadership at once, whatever the acknowledgement verdict,
+   except old mail met in a backlog (dated before ``replies.since``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mailbot.core.rules import RuleSet
 from mailbot.core.trust import TrustPolicy, trusted_result
 
 __all__ = [
+    "Case",
     "Facts",
     "Link",
     "Plan",
@@ -53,11 +55,11 @@ _ROLE_LABELS = {
     "department": "Sở GDĐT",
     "unknown": "chưa xác định",
 }
-_ADDRESS = {  # (greeting, pronoun) by role
-    "parent": ("Quý phụ huynh", "quý phụ huynh"),
-    "student": ("em", "em"),
-    "unknown": ("Quý vị", "quý vị"),
-    "department": ("Quý Sở", "quý Sở"),
+_ADDRESS = {  # (salutation, pronoun) by role
+    "parent": ("Kính gửi Quý phụ huynh", "quý phụ huynh"),
+    "student": ("Chào em", "em"),
+    "unknown": ("Kính gửi Quý vị", "quý vị"),
+    "department": ("Kính gửi Quý Sở", "quý Sở"),
 }
 _KIND_LABELS = {"submission": "bài viết", "media": "tư liệu ảnh, video", "feedback": "ý kiến"}
 
@@ -298,7 +300,8 @@ def _new_record(case: Case, base: Plan) -> Plan | None:
         return None
     ref = facts.new_ref
     verdict = reply_verdict(mail, cls, ctx.policy, facts.reply)
-    replies = list(_alerts(case, ref))
+    backlog = verdict.reason.startswith("before-since")
+    replies = [] if backlog else list(_alerts(case, ref))
     if verdict.allowed and mail.sender is not None:
         replies.insert(0, _ack(case, ref))
     status = "open" if cls.kind == "feedback" else "pending"
@@ -322,7 +325,7 @@ def _ack(case: Case, ref: str) -> Outgoing:
         "forward_day": ctx.forward_day,
         "handler": ctx.handler,
         "days": ctx.answer_days,
-        "urgent": cls.urgent,
+        "urgent": cls.urgent and bool(ctx.alert_to),
     }
     template = "ack_feedback" if cls.kind == "feedback" else "ack_submission"
     return _outgoing(
@@ -347,7 +350,7 @@ def _alerts(case: Case, ref: str) -> tuple[Outgoing, ...]:
         "role_label": _ROLE_LABELS.get(cls.role, cls.role),
         "received": _received(mail, facts),
         "subject": mail.subject,
-        "signals": next((r for r in cls.reasons if r.startswith("urgent")), "khẩn"),
+        "signals": ", ".join(cls.signals) or "nội dung khẩn",
         "excerpt": mail.text.strip()[:1500],
     }
     alert = _outgoing(
@@ -399,7 +402,7 @@ def _received(mail: Mail, facts: Facts) -> datetime:
 
 
 def _you(role: str) -> dict[str, str]:
-    greeting, pronoun = _ADDRESS.get(role, ("thầy/cô", "thầy/cô"))
+    greeting, pronoun = _ADDRESS.get(role, ("Kính gửi thầy/cô", "thầy/cô"))
     return {"greeting": greeting, "you": pronoun}
 
 

@@ -75,7 +75,7 @@ def build_digest(
         "urgent": [f for f in feedback if f["urgent"]],
         "groups": quota,
         "quota": 1,
-        "month_label": month_label(now.month, now.year),
+        "month_label": month_label(month_start.month, month_start.year),
         "failures": failures,
     }
     return Digest(context, news or bool(failures))

@@ -64,6 +64,8 @@ def forward_mail(
     mail: Mail,
     *,
     school: str,
+    mailbox: str,
+    department: str,
     to: str,
     cc: tuple[str, ...],
     limit: int,
@@ -73,7 +75,8 @@ def forward_mail(
     title = article_title(mail)
     context = {
         "school": school,
-        "mailbox": "",
+        "mailbox": mailbox,
+        "department": department,
         "title": title,
         "ref": item.ref,
         "author": item.author,

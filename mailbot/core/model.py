@@ -208,6 +208,7 @@ class Classification:
     reasons: tuple[str, ...] = ()
     verified: bool = True
     automatic: bool = False
+    signals: tuple[str, ...] = ()
 
     @property
     def topic(self) -> str | None:

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from mailbot.core.model import AuthResult, Mail
 
-__all__ = ["PROVIDER_IDS", "TrustPolicy", "TrustVerdict", "policy_for", "trust_verdict"]
+__all__ = [
+    "PROVIDER_IDS",
+    "TrustPolicy",
+    "TrustVerdict",
+    "policy_for",
+    "trust_verdict",
+    "trusted_result",
+]
 
 PROVIDER_IDS = {"google": "mx.google.com", "microsoft": ""}
 

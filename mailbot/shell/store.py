@@ -19,7 +19,9 @@ and waits its turn.
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -146,6 +148,52 @@ class Store:
         """The applied migration's revision id, or None for an empty database."""
         with self._engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def mailbox_lock(self, mailbox: str) -> Iterator[bool]:
+        """Hold the mailbox for one pass; yields False when another process holds it.
+
+        Several daemons may watch one mailbox (RELIABILITY case 15); only the
+        one holding this lock files messages, so no message is processed
+        twice. The lock dies with its holder: a PostgreSQL advisory lock ends
+        with the session, a ``flock`` on SQLite's lock file with the process,
+        so a killed daemon leaves nothing behind for the others.
+        """
+        if self._engine.dialect.name == "postgresql":
+            with self._advisory(mailbox) as held:
+                yield held
+        else:
+            with self._file_lock(mailbox) as held:
+                yield held
+
+    @contextmanager
+    def _advisory(self, mailbox: str) -> Iterator[bool]:
+        key = int.from_bytes(hashlib.sha256(mailbox.encode()).digest()[:8], "big", signed=True)
+        with self._engine.connect() as conn:
+            held = bool(conn.scalar(select(func.pg_try_advisory_lock(key))))
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.scalar(select(func.pg_advisory_unlock(key)))
+                    conn.commit()
+
+    @contextmanager
+    def _file_lock(self, mailbox: str) -> Iterator[bool]:
+        database = Path(self._engine.url.database or "mailbot.sqlite3")
+        digest = hashlib.sha256(mailbox.encode()).hexdigest()[:16]
+        path = database.with_name(f"{database.name}.{digest}.lock")
+        with path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def connection(self) -> Connection:
         """A raw connection, for schema tests and ``mailbot doctor`` only."""
