@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,9 +22,10 @@ from mailbot.app.demo import demo_settings, make_demo_maildir
 from mailbot.app.doctor import diagnose
 from mailbot.app.ingest import PassReport
 from mailbot.app.jobs import Jobs, job_specs
+from mailbot.app.metrics import render_metrics
 from mailbot.app.outbox import DrainReport
 from mailbot.app.purge import purge
-from mailbot.app.wiring import build, source_factory, token_provider
+from mailbot.app.wiring import App, build, source_factory, token_provider
 from mailbot.config import Settings, load_settings
 from mailbot.core.classify import classify
 from mailbot.core.model import Classification, Mail, Unparseable
@@ -34,6 +36,7 @@ from mailbot.core.trust import TrustPolicy
 from mailbot.errors import MailbotError, RulesError
 from mailbot.log import setup_logging
 from mailbot.rules_file import load_rules, summary
+from mailbot.shell.metrics import serve_metrics
 from mailbot.shell.store import Store
 
 __all__ = ["main"]
@@ -82,7 +85,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 def _settings(ctx: click.Context) -> Settings:
     config_path: Path | None = ctx.find_root().obj
     settings = load_settings(config_path)
-    setup_logging(settings.log_level, settings.log_file)
+    setup_logging(settings.log_level, settings.log_file, settings.log_format)
     return settings
 
 
@@ -104,7 +107,12 @@ def run_cmd(ctx: click.Context, once: bool) -> None:
                 click.echo(_report_line(report))
                 click.echo(_drain_line(daemon.last_drain))
             else:
-                daemon.run_forever()
+                metrics = _start_metrics(app)
+                try:
+                    daemon.run_forever()
+                finally:
+                    if metrics is not None:
+                        metrics.shutdown()
         finally:
             app.close()
 
@@ -122,6 +130,13 @@ def _progress_bar(total: int) -> Callable[[int], None]:
             bar.__exit__(None, None, None)
 
     return tick
+
+
+def _start_metrics(app: App) -> ThreadingHTTPServer | None:
+    s = app.settings
+    if not s.metrics_port:
+        return None
+    return serve_metrics(s.metrics_host, s.metrics_port, lambda: render_metrics(app))
 
 
 def _drain_line(d: DrainReport | None) -> str:

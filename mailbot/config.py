@@ -146,6 +146,9 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     retention_days: int = 365
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    log_format: Literal["text", "json"] = "text"
     oauth: OAuthSettings | None = None
     source_file: str = "(defaults)"
 
@@ -188,6 +191,7 @@ _TOP_KEYS = (
     "schedule",
     "report",
     "privacy",
+    "metrics",
 )
 _SERVER_KEYS = ("host", "port", "security", "user", "password_file", "auth")
 _S = TypeVar("_S", ImapSettings, SmtpSettings)
@@ -252,6 +256,7 @@ def _from_file(path: Path, problems: list[Problem]) -> Settings:
         schedule=_schedule(reader, top.get("schedule")),
         report=_report(reader, top.get("report")),
         retention_days=_retention(reader, top.get("privacy"), base.retention_days),
+        **_metrics(reader, top.get("metrics")),
     )
 
 
@@ -333,11 +338,16 @@ def _limits(reader: Reader, node: Node | None, base: Settings) -> dict[str, Any]
 
 
 def _logging(reader: Reader, node: Node | None, base: Settings) -> dict[str, Any]:
-    m = reader.mapping(node, "logging", ("level", "file")) if node is not None else {}
+    m = reader.mapping(node, "logging", ("level", "file", "format")) if node is not None else {}
     levels = ("DEBUG", "INFO", "WARNING", "ERROR")
     level = reader.choice(m.get("level"), "logging.level", levels) if "level" in m else None
     file = Path(reader.text(m["file"], "logging.file")) if "file" in m else None
-    return {"log_level": level or base.log_level, "log_file": file}
+    fmt = (
+        reader.choice(m.get("format"), "logging.format", ("text", "json"))
+        if "format" in m
+        else None
+    )
+    return {"log_level": level or base.log_level, "log_file": file, "log_format": fmt or "text"}
 
 
 _REPLY_KEYS = ("since", "per_sender_per_hour", "per_day", "handler", "answer_days")
@@ -424,6 +434,16 @@ def _report(reader: Reader, node: Node | None) -> ReportSettings:
     )
 
 
+def _metrics(reader: Reader, node: Node | None) -> dict[str, Any]:
+    m = reader.mapping(node, "metrics", ("host", "port")) if node is not None else {}
+    out: dict[str, Any] = {}
+    if "host" in m:
+        out["metrics_host"] = reader.text(m["host"], "metrics.host")
+    if "port" in m:
+        out["metrics_port"] = _int(reader, m, "metrics.port", 0)
+    return out
+
+
 def _retention(reader: Reader, node: Node | None, default: int) -> int:
     m = reader.mapping(node, "privacy", ("retention_days",)) if node is not None else {}
     days = _int(reader, m, "privacy.retention_days", default)
@@ -478,6 +498,10 @@ def _from_env(s: Settings, env: Mapping[str, str], problems: list[Problem]) -> S
         s = replace(s, store_dir=Path(env["MAILBOT_STORE_DIR"]))
     if "MAILBOT_RULES_DIR" in env:
         s = replace(s, rules_dir=Path(env["MAILBOT_RULES_DIR"]))
+    if "MAILBOT_METRICS_PORT" in env:
+        s = replace(
+            s, metrics_port=_env_port(env["MAILBOT_METRICS_PORT"], "MAILBOT_METRICS_PORT", fail)
+        )
     if "MAILBOT_MAILDIR" in env:
         s = replace(s, maildir=Path(env["MAILBOT_MAILDIR"]))
     try:

@@ -25,9 +25,10 @@ import schedule
 
 from mailbot.app.ingest import PassReport, Progress
 from mailbot.app.jobs import Jobs, job_specs
+from mailbot.app.liveness import Liveness
 from mailbot.app.outbox import DrainReport
 from mailbot.app.wiring import App
-from mailbot.errors import SourceError
+from mailbot.errors import SourceError, StoreError
 from mailbot.shell.source import MailSource
 
 __all__ = ["Backoff", "Daemon", "Stopper"]
@@ -108,6 +109,7 @@ class Daemon:
     scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
 
     def __post_init__(self) -> None:
+        self.liveness = Liveness(self.app)
         jobs = Jobs(self.app)
         times = {spec.at.strftime("%H:%M") for spec in job_specs(self.app)}
         for at in sorted(times):
@@ -139,7 +141,8 @@ class Daemon:
             while not self.stopper.requested:
                 try:
                     self._session()
-                except (SourceError, OSError) as exc:
+                except (SourceError, StoreError, OSError) as exc:
+                    self.liveness.failed(str(exc))
                     delay = self.backoff.next_delay()
                     log.warning("mailbox connection lost (%s); retrying in %.0f s", exc, delay)
                     with self.stopper.wait():
@@ -171,6 +174,7 @@ class Daemon:
     def _pass(self, source: MailSource) -> None:
         report = self.app.ingest(source, self.stopper).run_pass(self.progress)
         self._skipped = report.skipped
+        self.liveness.succeeded()
         self._send()
         if report.seen:
             log.info(

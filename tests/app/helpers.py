@@ -74,7 +74,9 @@ def _hashes(imap: IMAPClient, folder: str) -> list[str]:
     if not uids:
         return []
     data = imap.fetch(uids, ["BODY.PEEK[]"])
-    return [hashlib.sha256(d[b"BODY[]"]).hexdigest() for d in data.values()]
+    # A message moved by the daemon between SEARCH and FETCH comes back empty.
+    bodies = [d.get(b"BODY[]") for d in data.values()]
+    return [hashlib.sha256(b).hexdigest() for b in bodies if isinstance(b, bytes)]
 
 
 def copies(contents: dict[str, list[str]]) -> Counter[str]:
