@@ -26,6 +26,12 @@ def _errors(directory: Path) -> list[str]:
     return [str(p).replace(str(directory) + "/", "") for p in info.value.problems]
 
 
+def _line_of(path: Path, text: str) -> int:
+    """The 1-based line of ``path`` that holds ``text``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if text in line)
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path.name}"
@@ -97,9 +103,11 @@ def test_empty_keyword(rules_dir: Path) -> None:
 
 
 def test_regex_that_does_not_compile(rules_dir: Path) -> None:
-    _replace(rules_dir / "topics.yaml", "      - '71[-\\s]?nq/tw'", "      - '71[-\\s?nq/tw'")
+    good = "      - '71[-\\s]?nq/tw'"
+    line = _line_of(rules_dir / "topics.yaml", good)
+    _replace(rules_dir / "topics.yaml", good, "      - '71[-\\s?nq/tw'")
     [error] = _errors(rules_dir)
-    assert error.startswith("topics.yaml:76: regex '71[-\\\\s?nq/tw' does not compile:")
+    assert error.startswith(f"topics.yaml:{line}: regex '71[-\\\\s?nq/tw' does not compile:")
     assert error.endswith("; fix the pattern")
 
 

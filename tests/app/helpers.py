@@ -29,12 +29,26 @@ def settings_for(dovecot: Dovecot, store: Path, **imap: object) -> Settings:
         idle_seconds=30,
         reconcile_seconds=30,
     )
-    return replace(Settings(), imap=replace(server, **imap), store_dir=store)  # type: ignore[arg-type]
+    return with_test_database(
+        replace(Settings(), imap=replace(server, **imap), store_dir=store)  # type: ignore[arg-type]
+    )
+
+
+def with_test_database(settings: Settings) -> Settings:
+    """``settings`` using the per-test database when the suite runs on PostgreSQL."""
+    return replace(settings, database_url=os.environ.get("MAILBOT_DATABASE_URL", ""))
+
+
+def store_url(store: Path) -> str:
+    """The URL of the store a ``mailbot`` child process used (SQLite file or test database)."""
+    return os.environ.get("MAILBOT_DATABASE_URL") or f"sqlite:///{store / 'mailbot.sqlite3'}"
 
 
 def env_for(dovecot: Dovecot, store: Path) -> dict[str, str]:
     """The environment that alone points ``mailbot`` at ``dovecot`` (no config file)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+    if "MAILBOT_DATABASE_URL" in os.environ:
+        env["MAILBOT_DATABASE_URL"] = os.environ["MAILBOT_DATABASE_URL"]
     env.update(
         MAILBOT_IMAP_HOST=dovecot.host,
         MAILBOT_IMAP_PORT=str(dovecot.port),

@@ -17,7 +17,7 @@ import pytest
 
 from mailbot.shell.store import Store
 from tests.app.crash_runner import STEPS
-from tests.app.helpers import ROOT, copies, env_for, folder_contents, mailbot
+from tests.app.helpers import ROOT, copies, env_for, folder_contents, mailbot, store_url
 from tests.corpus import corpus_dir
 from tests.dovecot import Dovecot
 
@@ -52,7 +52,7 @@ def test_kill_after_step_then_restart(dovecot: Dovecot, tmp_path: Path, step: st
     contents = folder_contents(dovecot)
     assert contents["INBOX"] == []
     assert copies(contents) == {hashlib.sha256(r).hexdigest(): 1 for r in raws}
-    store = Store.open(f"sqlite:///{tmp_path / 'store' / 'mailbot.sqlite3'}")
+    store = Store.open(store_url(tmp_path / "store"))
     try:
         assert store.counts().by_state == {"moved": len(raws)}
     finally:

@@ -15,13 +15,15 @@ from mailbot.app.liveness import Liveness
 from mailbot.app.wiring import App, build
 from mailbot.core.schedule import VN
 from mailbot.shell.clock import FixedClock
+from tests.app.helpers import with_test_database
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=VN)
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    application = build(demo_settings(tmp_path / "demo"), clock=FixedClock(T0))
+    settings = with_test_database(demo_settings(tmp_path / "demo"))
+    application = build(settings, clock=FixedClock(T0))
     yield application
     application.close()
 

@@ -14,11 +14,12 @@ from mailbot.app.demo import demo_settings, make_demo_maildir
 from mailbot.app.metrics import render_metrics
 from mailbot.app.wiring import App, build
 from mailbot.shell.metrics import serve_metrics
+from tests.app.helpers import with_test_database
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    settings = demo_settings(tmp_path / "demo")
+    settings = with_test_database(demo_settings(tmp_path / "demo"))
     make_demo_maildir(settings.maildir_path)
     application = build(settings)
     yield application

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ def item(n: int) -> OutboxItem:
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    return os.environ.get("MAILBOT_DATABASE_URL") or f"sqlite:///{tmp_path / 'db.sqlite3'}"
 
 
 @pytest.fixture

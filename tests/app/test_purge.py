@@ -15,13 +15,14 @@ from mailbot.app.purge import purge
 from mailbot.app.wiring import App, build
 from mailbot.core.schedule import VN
 from mailbot.shell.clock import FixedClock
+from tests.app.helpers import with_test_database
 
 PARENT = "giangasu88@gmail.com"
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    settings = demo_settings(tmp_path / "demo")
+    settings = with_test_database(demo_settings(tmp_path / "demo"))
     make_demo_maildir(settings.maildir_path)
     application = build(settings, clock=FixedClock(datetime(2026, 3, 10, 9, tzinfo=VN)))
     Daemon(application).run_once()
