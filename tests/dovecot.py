@@ -36,7 +36,6 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -47,6 +46,8 @@ from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient, imap_utf7
+
+from tests.tls import TlsFiles, make_tls_files
 
 __all__ = ["Dovecot", "TlsFiles"]
 
@@ -99,19 +100,6 @@ service imap-login {{
   }}
 }}
 """
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A throw-away CA and a server certificate for 127.0.0.1 and localhost."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-    def context(self) -> ssl.SSLContext:
-        """A verifying client context that trusts only the test CA."""
-        return ssl.create_default_context(cafile=str(self.ca_file))
 
 
 @dataclass
@@ -319,34 +307,6 @@ def _make_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
     root.chmod(0o755)
     return root
-
-
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def make_tls_files(directory: Path) -> TlsFiles:
-    """Generate a CA and a server certificate (EC P-256, 2 days) with openssl."""
-    ca, ca_key = directory / "ca.pem", directory / "ca.key"
-    cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
-             "-subj", "/CN=mailbot test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-    _openssl("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
-    ext = directory / "server.ext"
-    ext.write_text(
-        "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
-        "basicConstraints = critical, CA:FALSE\n"
-        "keyUsage = critical, digitalSignature\n"
-        "extendedKeyUsage = serverAuth\n"
-        "subjectKeyIdentifier = hash\n"
-        "authorityKeyIdentifier = keyid\n"
-    )
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-             "-set_serial", "2", "-days", "2", "-out", str(cert), "-extfile", str(ext))  # fmt: skip
-    return TlsFiles(ca_file=ca, cert_file=cert, key_file=key)
 
 
 def _dovecot_major_minor() -> tuple[int, int] | None:

@@ -30,17 +30,17 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.tls import TlsFiles, make_tls_files
 
 __all__ = ["PASSWORD", "USER", "Received", "SmtpServer", "TlsFiles", "make_tls_files"]
 
@@ -66,20 +66,6 @@ class Received:
     @property
     def message_id(self) -> str:
         return str(BytesHeaderParser().parsebytes(self.content).get("Message-ID", "")).strip()
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFiles:
-    """A throw-away CA and a server certificate for 127.0.0.1 and localhost."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
 
 
 class Handler:
@@ -230,35 +216,6 @@ def _free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def make_tls_files(directory: Path) -> TlsFiles:
-    """Generate a CA and a server certificate (EC P-256, 2 days) with openssl."""
-    ca, ca_key = directory / "ca.pem", directory / "ca.key"
-    cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
-             "-subj", "/CN=mailbot smtpd test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-    _openssl("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
-    ext = directory / "server.ext"
-    ext.write_text(
-        "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
-        "basicConstraints = critical, CA:FALSE\n"
-        "keyUsage = critical, digitalSignature\n"
-        "extendedKeyUsage = serverAuth\n"
-        "subjectKeyIdentifier = hash\n"
-        "authorityKeyIdentifier = keyid\n",
-        encoding="utf-8",
-    )
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-             "-set_serial", "2", "-days", "2", "-out", str(cert), "-extfile", str(ext))  # fmt: skip
-    return TlsFiles(ca_file=ca, cert_file=cert, key_file=key)
 
 
 @pytest.fixture(scope="session")

@@ -372,6 +372,19 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "monthly_report": ("monthly_report", _monthly()),
     "opinion_summary": ("opinion_summary", _opinion()),
+    "liveness": (
+        "liveness",
+        {
+            **COMMON,
+            "down": True,
+            "since": datetime(2026, 3, 18, 21, 0, tzinfo=VN),
+            "error": "login failed: [AUTHENTICATIONFAILED] Authentication failed.",
+        },
+    ),
+    "liveness-recovered": (
+        "liveness",
+        {**COMMON, "down": False, "since": datetime(2026, 3, 18, 21, 0, tzinfo=VN), "error": ""},
+    ),
 }
 TEMPLATE_NAMES = sorted(
     p.name.removesuffix(".txt.j2") for p in (default_templates_dir() / "mail").glob("*.txt.j2")

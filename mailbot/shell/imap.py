@@ -88,6 +88,7 @@ class ImapSource:
 
     def __init__(self, client: IMAPClient, *, folder: str = "INBOX", where: str = "imap") -> None:
         self._client = client
+        self._ensured: set[str] = set()
         self._where = where
         self._closed = False
         self._idling = False
@@ -207,11 +208,14 @@ class ImapSource:
         imapclient encodes names in modified UTF-7 (RFC 3501 5.1.3), so
         ``"Phản ánh"`` works; ``/`` becomes the server's delimiter.
         """
+        if name in self._ensured:
+            return
         delimiter, _ = self._namespace()
         server = self._server_name(name)
         parts = server.split(delimiter) if delimiter else [server]
         for depth in range(1, len(parts) + 1):
             self._create_missing(delimiter.join(parts[:depth]))
+        self._ensured.add(name)
 
     def move(self, uids: Sequence[int], folder: str) -> MoveOutcome:
         """File ``uids`` into ``folder``: MOVE, else COPY + UID EXPUNGE, else COPY.
@@ -441,6 +445,10 @@ def _open(
         raise SourceError(f"cannot connect to {where}: {exc}") from exc
     if security == "starttls":
         _starttls(client, context, where)
+    # imapclient sets imaplib's debug level to 5, which makes imaplib build the
+    # repr of every fetched message (25 MB for a 25 MB mail) before the log
+    # level is even checked; its logger is used only at DEBUG.
+    client._imap.debug = 0
     return client
 
 
