@@ -23,7 +23,7 @@ from mailbot.core.automatic import automatic_reasons
 from mailbot.core.matching import Match
 from mailbot.core.model import Classification, Kind, Mail, Role
 from mailbot.core.rules import RuleSet, topic_set
-from mailbot.core.text import analyse, tokens
+from mailbot.core.text import analyse
 from mailbot.core.trust import TrustPolicy, TrustVerdict, trust_verdict
 
 __all__ = ["Evidence", "classify", "gather"]
@@ -55,12 +55,13 @@ class Evidence:
 def gather(mail: Mail, rules: RuleSet, policy: TrustPolicy) -> Evidence:
     """Scan the message's text once for every phrase set, for every later step."""
     index = rules.index
+    text = analyse(mail.text)
     return Evidence(
         mail=mail,
         subject=index.find(analyse(mail.subject), mail.subject),
-        text=index.find(analyse(mail.text), mail.text),
+        text=index.find(text, mail.text),
         attachment=index.find(analyse(mail.attachment_text), mail.attachment_text),
-        words=len(tokens(mail.text)),
+        words=len(text),
         automatic=automatic_reasons(mail, rules.automatic),
         trust=trust_verdict(mail, policy),
     )

@@ -98,6 +98,9 @@ class Token(NamedTuple):
     plain: bool
 
 
+_token = tuple.__new__  # builds a Token without NamedTuple's Python-level __new__ (hot path)
+
+
 @lru_cache(maxsize=65536)
 def _forms(word: str) -> tuple[str, str, bool]:
     """A word's key, folded form and whether it carries a mark, computed once per word."""
@@ -123,5 +126,5 @@ def analyse(text: str) -> tuple[Token, ...]:
         if not line:
             continue
         plain = not any(f[2] for f in line) and (len(line) >= _PLAIN_LINE_MIN_TOKENS or doc_plain)
-        out.extend(Token(key, folded, plain) for key, folded, _ in line)
+        out.extend(_token(Token, (key, folded, plain)) for key, folded, _ in line)
     return tuple(out)
