@@ -343,3 +343,39 @@ def test_demo_files_each_sample_and_is_deterministic(tmp_path: Path) -> None:
     second = invoke(["demo", "--dir", "tmp/demo"])
     assert second.exit_code == 0, second.output
     assert second.stdout == first.stdout
+
+
+# --- doctor and purge ----------------------------------------------------------
+
+
+def test_doctor_on_the_embedded_defaults_is_all_ok() -> None:
+    """With no servers configured, every check passes on the local Maildir and .eml outbox."""
+    assert invoke(["db", "upgrade"]).exit_code == 0
+    result = invoke(["doctor"])
+    assert result.exit_code == 0, result.output
+    names = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("ok")]
+    assert names == ["rules", "templates", "store", "mailbox", "smtp"]
+
+
+def test_doctor_names_what_is_wrong_and_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreachable mailbox and a database not yet migrated: exit 1, each with its fix."""
+    monkeypatch.setenv("MAILBOT_IMAP_HOST", "127.0.0.1")
+    monkeypatch.setenv("MAILBOT_IMAP_PORT", str(_closed_port()))
+    monkeypatch.setenv("MAILBOT_IMAP_SECURITY", "none")
+    monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "do-not-print")
+    result = invoke(["doctor"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    store = next(i for i, line in enumerate(lines) if line.startswith("FAIL  store"))
+    assert lines[store + 1].strip() == "fix: run: mailbot db upgrade"
+    mailbox = next(i for i, line in enumerate(lines) if line.startswith("FAIL  mailbox"))
+    assert "Connection refused" in lines[mailbox]
+    assert "MAILBOT_IMAP_PASSWORD" in lines[mailbox + 1]
+    assert "do-not-print" not in result.output
+
+
+def test_purge_dry_run_counts_and_erases_nothing() -> None:
+    """``purge --address`` on a fresh store: nothing to erase, said plainly."""
+    result = invoke(["purge", "--address", "someone@gmail.com", "--dry-run"])
+    assert result.exit_code == 0
+    assert result.stdout == "0 record(s) would be erased; 0 file(s) deleted\n"
