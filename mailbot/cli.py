@@ -25,8 +25,9 @@ from mailbot.app.jobs import Jobs, job_specs
 from mailbot.app.metrics import render_metrics
 from mailbot.app.outbox import DrainReport
 from mailbot.app.purge import purge
+from mailbot.app.supervisor import supervise
 from mailbot.app.wiring import App, build, source_factory, token_provider
-from mailbot.config import Settings, load_settings
+from mailbot.config import Settings, load_settings, mailbox_names
 from mailbot.core.classify import classify
 from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import parse_message
@@ -76,15 +77,20 @@ def _reported() -> Iterator[None]:
     default=None,
     help="Config file (default: ./mailbot.yaml when it exists, else the demo school's defaults).",
 )
+@click.option(
+    "--mailbox",
+    default=None,
+    help="With a config that lists several mailboxes: which one (default: the first).",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, mailbox: str | None) -> None:
     """mailbot files a school's shared mailbox by sender role and plan topic."""
-    ctx.obj = config_path
+    ctx.obj = (config_path, mailbox)
 
 
 def _settings(ctx: click.Context) -> Settings:
-    config_path: Path | None = ctx.find_root().obj
-    settings = load_settings(config_path)
+    config_path, mailbox = ctx.find_root().obj
+    settings = load_settings(config_path, mailbox=mailbox)
     setup_logging(settings.log_level, settings.log_file, settings.log_format)
     return settings
 
@@ -96,8 +102,14 @@ def run_cmd(ctx: click.Context, once: bool) -> None:
     """Watch the mailbox and file everything that arrives (the daemon).
 
     With --once: one pass over what is in the mailbox, then exit 0; exit 1
-    with the reason when the mailbox cannot be reached or login fails.
+    with the reason when the mailbox cannot be reached or login fails. With a
+    config that lists several mailboxes (and no --mailbox), one process runs
+    per mailbox and this one supervises them.
     """
+    config_path, mailbox = ctx.find_root().obj
+    names = mailbox_names(config_path) if mailbox is None else []
+    if len(names) > 1:
+        sys.exit(supervise(config_path, names, once=once))
     with _reported():
         app = build(_settings(ctx))
         try:
@@ -461,7 +473,7 @@ def jobs_cmd(ctx: click.Context, run_now: bool) -> None:
             ran = Jobs(app).run_due() if run_now else []
             if ran:
                 app.send_queued()
-            runs = {r.job: r for r in app.store.last_runs()}
+            runs = {app.unscoped(r.job): r for r in app.store.last_runs() if app.owns_job(r.job)}
             now = app.clock.now()
             specs = job_specs(app)
         finally:

@@ -150,6 +150,7 @@ class Settings:
     metrics_port: int = 0
     log_format: Literal["text", "json"] = "text"
     oauth: OAuthSettings | None = None
+    scoped: bool = False
     source_file: str = "(defaults)"
 
     @property
@@ -192,6 +193,7 @@ _TOP_KEYS = (
     "report",
     "privacy",
     "metrics",
+    "mailboxes",
 )
 _SERVER_KEYS = ("host", "port", "security", "user", "password_file", "auth")
 _S = TypeVar("_S", ImapSettings, SmtpSettings)
@@ -205,17 +207,21 @@ _IMAP_EXTRA = (
 )
 
 
-def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path | None, env: Mapping[str, str] | None = None, mailbox: str | None = None
+) -> Settings:
     """Read ``path`` (or ``./mailbot.yaml`` when it exists), then the environment.
 
+    A config that lists ``mailboxes:`` yields the settings of the one named
+    ``mailbox`` (default: the first): its keys over the file's shared ones.
     Raises :class:`ConfigError` naming the file, the key and what is expected.
     """
     env = os.environ if env is None else env
     problems: list[Problem] = []
     settings = Settings()
-    chosen = path or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    chosen = config_path(path)
     if chosen is not None:
-        settings = _from_file(chosen, problems)
+        settings = _from_file(chosen, problems, mailbox)
     settings = _from_env(settings, env, problems)
     _check(settings, problems)
     if problems:
@@ -223,7 +229,43 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     return settings
 
 
-def _from_file(path: Path, problems: list[Problem]) -> Settings:
+def config_path(path: Path | None) -> Path | None:
+    """The config file in use: ``path``, else ``./mailbot.yaml`` when it exists."""
+    return path or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+
+
+def mailbox_names(path: Path | None) -> list[str]:
+    """The addresses a config's ``mailboxes:`` lists (empty for a one-mailbox config)."""
+    chosen = config_path(path)
+    if chosen is None or not chosen.is_file():
+        return []
+    problems: list[Problem] = []
+    root = read_yaml(chosen, Reader(str(chosen), problems))
+    if root is None or not isinstance(root.value, dict) or "mailboxes" not in root.value:
+        return []
+    entries = root.value["mailboxes"].value
+    names = [e.value.get("mailbox") for e in entries if isinstance(e.value, dict)]
+    return [str(n.value).lower() for n in names if n is not None]
+
+
+def _select(reader: Reader, root: Node, mailbox: str | None) -> tuple[Node, bool]:
+    """The file's shared keys overlaid with one ``mailboxes:`` entry; and whether it had any."""
+    if not isinstance(root.value, dict) or "mailboxes" not in root.value:
+        return root, False
+    entries = reader.seq(root.value["mailboxes"], "mailboxes")
+    shared = {k: v for k, v in root.value.items() if k != "mailboxes"}
+    for entry in entries:
+        keys = reader.mapping(entry, "a mailboxes entry", _TOP_KEYS, ("mailbox",))
+        name = reader.text(keys.get("mailbox"), "mailbox").lower()
+        if mailbox is None or name == mailbox.lower():
+            return Node({**shared, **keys}, entry.line), True
+    reader.problem(
+        root, f"no mailbox {mailbox} in mailboxes:; expected one of the listed addresses"
+    )
+    return Node(shared, root.line), True
+
+
+def _from_file(path: Path, problems: list[Problem], mailbox: str | None = None) -> Settings:
     reader = Reader(str(path), problems)
     if not path.is_file():
         reader.problem(0, "config file not found; pass --config PATH or create mailbot.yaml")
@@ -231,8 +273,9 @@ def _from_file(path: Path, problems: list[Problem]) -> Settings:
     root = read_yaml(path, reader)
     if root is None:
         return Settings()
+    root, scoped = _select(reader, root, mailbox)
     top = reader.mapping(root, "the config", _TOP_KEYS)
-    base = Settings(source_file=str(path))
+    base = Settings(source_file=str(path), scoped=scoped)
     return replace(
         base,
         mailbox=reader.text(top.get("mailbox"), "mailbox", base.mailbox).lower(),

@@ -154,7 +154,11 @@ class Daemon:
         try:
             self.backoff.reset()
             while not self.stopper.requested:
-                self._pass(source)
+                # Mail that arrives during a pass is announced in responses
+                # imapclient does not keep, not by the next IDLE: pass again
+                # until a pass finds nothing new, then wait.
+                while self._pass(source) and not self.stopper.requested:
+                    pass
                 self.scheduler.run_pending()
                 self._wait(source)
         finally:
@@ -171,7 +175,8 @@ class Daemon:
                 f"; stopped: {sent.stopped}" if sent.stopped else "",
             )
 
-    def _pass(self, source: MailSource) -> None:
+    def _pass(self, source: MailSource) -> int:
+        """One ingest pass, then the outbox; returns how many messages it saw."""
         report = self.app.ingest(source, self.stopper).run_pass(self.progress)
         self._skipped = report.skipped
         self.liveness.succeeded()
@@ -185,6 +190,7 @@ class Daemon:
                 report.duplicates,
                 report.failed,
             )
+        return report.seen
 
     def _wait(self, source: MailSource) -> None:
         imap = self.app.settings.imap

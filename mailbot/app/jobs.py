@@ -82,7 +82,11 @@ class Jobs:
     def run_due(self) -> list[str]:
         """Run every job that is due now; return ``job/period`` of each that ran."""
         now = self.app.clock.now()
-        done = frozenset((r.job, r.period) for r in self.app.store.all_runs() if r.state == "done")
+        done = frozenset(
+            (self.app.unscoped(r.job), r.period)
+            for r in self.app.store.all_runs()
+            if r.state == "done" and self.app.owns_job(r.job)
+        )
         return [
             f"{job.job}/{job.period}"
             for job in due(job_specs(self.app), now, done)
@@ -92,7 +96,8 @@ class Jobs:
     def run(self, job: Due) -> bool:
         """Run one job for its period, once; False when it already ran or is running."""
         store, now = self.app.store, self.app.clock.now()
-        if not store.start_job(job.job, job.period, now):
+        name = self.app.job_name(job.job)
+        if not store.start_job(name, job.period, now):
             return False
         action: Callable[[str], str] = {
             "digest": self.digest,
@@ -103,10 +108,10 @@ class Jobs:
         try:
             detail = action(job.period)
         except Exception as exc:
-            store.finish_job(job.job, job.period, "failed", self.app.clock.now(), str(exc)[:500])
+            store.finish_job(name, job.period, "failed", self.app.clock.now(), str(exc)[:500])
             log.exception("job %s/%s failed", job.job, job.period)
             return False
-        store.finish_job(job.job, job.period, "done", self.app.clock.now(), detail)
+        store.finish_job(name, job.period, "done", self.app.clock.now(), detail)
         log.info("job %s/%s: %s", job.job, job.period, detail)
         return True
 
@@ -398,7 +403,8 @@ class Jobs:
         return period_for(month, year, self.app.settings.report.period_start_day)
 
     def _records(self) -> list[MessageRecord]:
-        return self.app.store.records(kinds=("submission", "media", "feedback"))
+        kinds = ("submission", "media", "feedback")
+        return self.app.store.records(kinds=kinds, mailbox=self.app.mailbox_key)
 
     def _items(self) -> list[Item]:
         return [_item(r) for r in self._records()]

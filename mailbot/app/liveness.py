@@ -40,23 +40,29 @@ class Liveness:
         if now - self.failing_since < self.after:
             return
         period = self.failing_since.isoformat(timespec="seconds")
-        if self.app.store.start_job(JOB, period, now, stale=timedelta(days=3650)):
+        if self.app.store.start_job(self._job, period, now, stale=timedelta(days=3650)):
             self._queue("down", period, error, now)
             log.error("mailbox unreachable since %s: alert queued (%s)", period, error)
 
+    @property
+    def _job(self) -> str:
+        return self.app.job_name(JOB)
+
     def _open_episode(self) -> datetime | None:
         """An outage already alerted before a restart: keep counting from its start."""
-        runs = [r for r in self.app.store.all_runs() if r.job == JOB and r.state == "running"]
+        runs = [r for r in self.app.store.all_runs() if r.job == self._job and r.state == "running"]
         return datetime.fromisoformat(runs[-1].period) if runs else None
 
     def succeeded(self) -> None:
         """A pass worked: close an open episode with one recovery mail."""
         self.failing_since = None
-        open_runs = [r for r in self.app.store.all_runs() if r.job == JOB and r.state == "running"]
+        open_runs = [
+            r for r in self.app.store.all_runs() if r.job == self._job and r.state == "running"
+        ]
         now = self.app.clock.now()
         for run in open_runs:
             self._queue("up", run.period, "", now)
-            self.app.store.finish_job(JOB, run.period, "done", now, "recovered")
+            self.app.store.finish_job(self._job, run.period, "done", now, "recovered")
             log.info("mailbox reachable again (down since %s): recovery mail queued", run.period)
 
     def _queue(self, what: str, period: str, error: str, now: datetime) -> None:

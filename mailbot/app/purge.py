@@ -37,18 +37,21 @@ def purge(app: App, *, address: str | None = None, dry_run: bool = False) -> Pur
     """Anonymise old personal records (or every record from ``address``) and delete their files."""
     now = app.clock.now()
     if address:
-        records = app.store.personal_records(sender=address.lower())
+        records = app.store.personal_records(sender=address.lower(), mailbox=app.mailbox_key)
     else:
         before = now - timedelta(days=app.settings.retention_days)
-        records = app.store.personal_records(roles=PERSONAL_ROLES, before=before)
+        records = app.store.personal_records(
+            roles=PERSONAL_ROLES, before=before, mailbox=app.mailbox_key
+        )
     if dry_run or not records:
         return PurgeReport(len(records), 0)
     files = sum(_delete_files(app, r, records) for r in records)
     app.store.anonymise([r.id for r in records], address.lower() if address else None, now)
     what = f"address {address}" if address else f"older than {app.settings.retention_days} days"
     period = f"{now:%Y-%m-%dT%H:%M:%S}"
-    if app.store.start_job("purge", period, now):
-        app.store.finish_job("purge", period, "done", now, f"{len(records)} records ({what})")
+    job = app.job_name("purge")
+    if app.store.start_job(job, period, now):
+        app.store.finish_job(job, period, "done", now, f"{len(records)} records ({what})")
     log.info("purged %d records and %d files (%s)", len(records), files, what)
     return PurgeReport(len(records), files)
 

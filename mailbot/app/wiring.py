@@ -41,6 +41,21 @@ class App:
     templates: Templates
     sender: Sender
 
+    def job_name(self, job: str) -> str:
+        """A job's name in ``job_runs``: scoped by mailbox when one config lists several,
+        so schools sharing a database never see each other's runs."""
+        return f"{job}@{self.settings.mailbox}" if self.settings.scoped else job
+
+    def owns_job(self, name: str) -> bool:
+        """Whether a ``job_runs`` name belongs to this mailbox."""
+        if self.settings.scoped:
+            return name.endswith("@" + self.settings.mailbox)
+        return "@" not in name
+
+    def unscoped(self, name: str) -> str:
+        """The job's plain name (``digest``) from its ``job_runs`` name."""
+        return name.removesuffix("@" + self.settings.mailbox)
+
     @property
     def mailbox_key(self) -> str:
         """The ledger's name for the watched folder."""

@@ -503,9 +503,13 @@ class Store:
         kinds: Sequence[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        mailbox: str | None = None,
     ) -> list[MessageRecord]:
-        """Filed records (with a reference), optionally of ``kinds`` and created in a window."""
+        """Filed records (with a reference), optionally of ``kinds``, of one mailbox,
+        and created in a window."""
         where: list[ColumnElement[bool]] = [MessageRow.ref.is_not(None)]
+        if mailbox is not None:
+            where.append(MessageRow.mailbox == mailbox)
         if kinds:
             where.append(MessageRow.kind.in_(list(kinds)))
         if since is not None:
@@ -585,9 +589,12 @@ class Store:
         roles: Sequence[str] = (),
         before: datetime | None = None,
         sender: str | None = None,
+        mailbox: str | None = None,
     ) -> list[MessageRecord]:
         """Records holding someone's personal data: by role and age, or by sender address."""
         where: list[ColumnElement[bool]] = [MessageRow.sender_addr.is_not(None)]
+        if mailbox is not None:
+            where.append(MessageRow.mailbox == mailbox)
         if roles:
             where.append(MessageRow.role.in_(list(roles)))
         if before is not None:
