@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import signal
@@ -66,11 +67,12 @@ class Stopper:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
 
-    @contextmanager
-    def wait(self) -> Iterator[None]:
+    def wait(self, block: Callable[[], object]) -> None:
+        """Run a blocking wait that a stop signal may cut short; skip it if one came already."""
         self.waiting = True
         try:
-            yield
+            if not self.requested:
+                block()
         except _InterruptedError:
             pass
         finally:
@@ -145,8 +147,7 @@ class Daemon:
                     self.liveness.failed(str(exc))
                     delay = self.backoff.next_delay()
                     log.warning("mailbox connection lost (%s); retrying in %.0f s", exc, delay)
-                    with self.stopper.wait():
-                        self.sleep(delay)
+                    self.stopper.wait(functools.partial(self.sleep, delay))
         log.info("stopped")
 
     def _session(self) -> None:
@@ -200,5 +201,4 @@ class Daemon:
         until_job = self.scheduler.idle_seconds
         if until_job is not None:
             timeout = max(min(timeout, until_job + 1), 1)
-        with self.stopper.wait():
-            source.idle_wait(timeout)
+        self.stopper.wait(lambda: source.idle_wait(timeout))

@@ -60,7 +60,8 @@ def gather(mail: Mail, rules: RuleSet, policy: TrustPolicy) -> Evidence:
         mail=mail,
         subject=index.find(analyse(mail.subject), mail.subject),
         text=index.find(text, mail.text),
-        attachment=index.find(analyse(mail.attachment_text), mail.attachment_text),
+        # Regular expressions (links, codes) run on the message's own text only.
+        attachment=index.find(analyse(mail.attachment_text), ""),
         words=len(text),
         automatic=automatic_reasons(mail, rules.automatic),
         trust=trust_verdict(mail, policy),

@@ -216,7 +216,7 @@ def test_daemon_files_under_idle_survives_a_server_restart_and_stops_on_sigterm(
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
     assert proc.returncode == 0, err
     assert "connection lost" in err and "stopped" in err
     assert sum(copies(folder_contents(dovecot)).values()) == 2

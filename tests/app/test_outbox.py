@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from mailbot.app.outbox import LEASE, RECOVERED, DrainReport, backoff, drain, make_sender
 from mailbot.config import SmtpSettings
@@ -58,8 +59,9 @@ def sender_for(server: SmtpServer) -> SmtpSender:
 def state(store: Store, message_id: str) -> tuple[str, int, str | None]:
     """The row's state, attempts and last error, read directly."""
     with store.connection() as conn:
-        found = conn.exec_driver_sql(
-            "SELECT state, attempts, last_error FROM outbox WHERE message_id = ?", (message_id,)
+        found = conn.execute(
+            text("SELECT state, attempts, last_error FROM outbox WHERE message_id = :mid"),
+            {"mid": message_id},
         ).one()
     return found[0], found[1], found[2]
 
