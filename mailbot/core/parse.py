@@ -315,7 +315,7 @@ def _payload_bytes(part: Message) -> bytes:
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64" and isinstance(payload, str) and payload.isascii():
         try:
-            return binascii.a2b_base64(payload.encode("ascii"))
+            return binascii.a2b_base64(payload)  # an ASCII str is accepted as is: no copy
         except binascii.Error:
             pass  # bad padding: let the stdlib recover what it can
     data = part.get_payload(decode=True)
