@@ -275,7 +275,8 @@ class Ingest:
     def _decide(self, mail: Mail, cls: Classification, now: datetime) -> Plan:
         if self.replies is None:
             return Plan(folder=self.rules.folder_for(cls.kind, cls.group))
-        facts = gather_facts(self.store, mail, cls, now)
+        with self.store.together():
+            facts = gather_facts(self.store, mail, cls, now)
         return decide(mail, cls, self.rules, facts, self.replies)
 
     def _compose(self, plan: Plan, now: datetime) -> list[OutboxItem]:

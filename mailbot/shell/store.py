@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -98,6 +99,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._local = threading.local()  # the session of together(), per thread
         self._safe_url = engine.url.render_as_string(hide_password=True)
 
     @classmethod
@@ -201,9 +203,33 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        """One session in one transaction: committed on success, rolled back on error."""
+        """One session in one transaction: committed on success, rolled back on error.
+
+        Inside :meth:`together`, every call shares that one transaction.
+        """
+        shared: Session | None = getattr(self._local, "session", None)
+        if shared is not None:
+            yield shared
+            return
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Run several store calls in one transaction (one commit, one lock).
+
+        For the questions asked before each decision: on SQLite every
+        transaction takes the write lock and every commit syncs the disk.
+        """
+        if getattr(self._local, "session", None) is not None:
+            yield
+            return
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            self._local.session = session
+            try:
+                yield
+            finally:
+                self._local.session = None
 
     # -- sync state -------------------------------------------------------
 
@@ -251,11 +277,12 @@ class Store:
         unique constraint lets one insert win and the other reads its row.
         """
         key = (mailbox, uidvalidity, uid)
-        found = self._find_key(key)
-        if found is not None:
-            return Claim(found, created=False)
         try:
-            return Claim(self._insert_claim(key, sha256, message_id, now), created=True)
+            with self.together():
+                found = self._find_key(key)
+                if found is not None:
+                    return Claim(found, created=False)
+                return Claim(self._insert_claim(key, sha256, message_id, now), created=True)
         except IntegrityError:
             found = self._find_key(key)
             if found is None:
