@@ -239,22 +239,25 @@ class Ingest:
             return self._quarantine(step, record, uid, f"unparseable: {reason}")
         cls = classify(mail, self.rules, self.policy)
         now = self.clock.now()
-        plan = self._decide(mail, cls, now)
-        stored = self._attachments(record.id, mail)
-        self.store.file_message(
-            record.id,
-            mail=mail,
-            classification=cls,
-            folder=plan.folder,
-            raw_path=raw_path,
-            attachments=stored,
-            outbox=self._compose(plan, now),
-            now=now,
-            ref=plan.ref,
-            status=plan.status,
-            thread_of=plan.join,
-            changes=plan.changes,
-        )
+        # The facts (with the next reference number) and the filing share one
+        # transaction, so two processes sharing a database never take one number.
+        with self.store.together():
+            plan = self._decide(mail, cls, now)
+            stored = self._attachments(record.id, mail)
+            self.store.file_message(
+                record.id,
+                mail=mail,
+                classification=cls,
+                folder=plan.folder,
+                raw_path=raw_path,
+                attachments=stored,
+                outbox=self._compose(plan, now),
+                now=now,
+                ref=plan.ref,
+                status=plan.status,
+                thread_of=plan.join,
+                changes=plan.changes,
+            )
         step.moves.add(plan.folder, uid, record.id)
         step.report.filed += 1
         step.report.folders[plan.folder] = step.report.folders.get(plan.folder, 0) + 1

@@ -463,12 +463,18 @@ class Store:
     def next_ref(self, prefix: str, year: int, month: int) -> str:
         """The next free reference number of ``prefix`` in that month (``TB-2026-01-008``).
 
-        Two processes may compute the same number; the unique ``ref`` column
-        then refuses the second filing, which is retried with a fresh number.
+        Called inside :meth:`together` with the filing that uses the number,
+        it is taken under a lock held until that transaction ends: SQLite's
+        ``BEGIN IMMEDIATE`` write lock, or a PostgreSQL transaction-level
+        advisory lock on the number's stem; the unique ``ref`` column stays
+        the last guard.
         """
         stem = f"{prefix}-{year:04d}-{month:02d}-"
         query = select(MessageRow.ref).where(MessageRow.ref.like(stem + "%"))
         with self._tx() as s:
+            if self._engine.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(stem.encode()).digest()[:8], "big", signed=True)
+                s.execute(select(func.pg_advisory_xact_lock(key)))
             numbers = [int(r.rsplit("-", 1)[1]) for r in s.scalars(query) if r]
         return f"{stem}{max(numbers, default=0) + 1:03d}"
 
