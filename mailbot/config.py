@@ -10,7 +10,6 @@ Plaintext (``security: none``) is accepted only towards a loopback address.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 from mailbot.core.trust import TrustPolicy, policy_for
 from mailbot.errors import ConfigError, Problem
 from mailbot.rules_file import default_rules_dir
+from mailbot.shell.imap import is_loopback
 from mailbot.shell.oauth import OAuthSettings, oauth_settings_from_env
 from mailbot.yamlfile import Node, Reader, read_yaml
 
@@ -605,16 +605,6 @@ def _env_secret(env: Mapping[str, str], key: str, fail: Report) -> str | None:
 
 
 # --- cross-field checks ------------------------------------------------------------
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and any 127.0.0.0/8 or ::1 literal."""
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _check(s: Settings, problems: list[Problem]) -> None:
