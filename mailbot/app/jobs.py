@@ -198,8 +198,8 @@ class Jobs:
 
     def forward(self, year: int, month: int, *, dry_run: bool = False) -> int:
         """Each approved article of the period not yet forwarded: one mail to the department."""
-        start, end = self._period(year, month)
-        records = [r for r in self._records() if _in_period(r, start, end)]
+        _, end = self._period(year, month)
+        records = self._period_records(year, month)
         # An article approved after its period's 19th goes with the next batch.
         approved = [r for r in self._records() if _local_date(r) <= end]
         chosen = self._articles_to_forward(approved) + self._media_to_forward(records)
@@ -255,7 +255,7 @@ class Jobs:
     def report(self, year: int, month: int, out: Path | None = None) -> tuple[ReportModel, Path]:
         """Build and write the month's .docx report; return the model and the file."""
         start, end = self._period(year, month)
-        records = [r for r in self._records() if _in_period(r, start, end)]
+        records = self._period_records(year, month)
         model = build_report(self._monthly_input(records, start, end, year, month))
         target = (
             out or self.app.settings.store_dir / "reports" / f"bao-cao-{year:04d}-{month:02d}.docx"
@@ -325,7 +325,7 @@ class Jobs:
 
     def _report_mail(self, model: ReportModel, path: Path, year: int, month: int) -> Outgoing:
         start, end = self._period(year, month)
-        counts = self._counts(start, end)
+        counts = self._counts(year, month)
         context = {
             **self._common(),
             "month_text": f"tháng {month_text(month)} năm {year}",
@@ -346,12 +346,11 @@ class Jobs:
             attachments=((path.name, DOCX, path.read_bytes()),),
         )
 
-    def _counts(self, start: date, end: date) -> dict[str, object]:
-        records = [r for r in self._records() if _in_period(r, start, end)]
+    def _counts(self, year: int, month: int) -> dict[str, object]:
+        records = self._period_records(year, month)
         arts = [r for r in records if r.kind == "submission"]
         fb = [r for r in records if r.kind == "feedback"]
         sent = {r.group for r in arts if r.status != "rejected"}
-        owing = [g.name for g in self.app.rules.groups.values() if g.owes_article]
         return {
             "articles": len(arts),
             "approved": sum(r.status == "approved" for r in arts),
@@ -363,7 +362,7 @@ class Jobs:
             "missing": [
                 g.name
                 for g in self.app.rules.groups.values()
-                if g.owes_article and g.code not in sent and g.name in owing
+                if g.owes_article and g.code not in sent
             ],
         }
 
@@ -372,11 +371,7 @@ class Jobs:
         if not to:
             return None
         start, end = self._period(year, month)
-        feedback = [
-            _feedback(r)
-            for r in self._records()
-            if r.kind == "feedback" and _in_period(r, start, end)
-        ]
+        feedback = [_feedback(r) for r in self._period_records(year, month) if r.kind == "feedback"]
         context = {
             **self._common(),
             "month_text": f"tháng {month_text(month)} năm {year}",
@@ -401,6 +396,11 @@ class Jobs:
 
     def _period(self, year: int, month: int) -> tuple[date, date]:
         return period_for(month, year, self.app.settings.report.period_start_day)
+
+    def _period_records(self, year: int, month: int) -> list[MessageRecord]:
+        """This mailbox's records dated within the month's report period."""
+        start, end = self._period(year, month)
+        return [r for r in self._records() if _in_period(r, start, end)]
 
     def _records(self) -> list[MessageRecord]:
         kinds = ("submission", "media", "feedback")

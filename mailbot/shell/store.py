@@ -534,21 +534,14 @@ class Store:
         self,
         *,
         kinds: Sequence[str] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
         mailbox: str | None = None,
     ) -> list[MessageRecord]:
-        """Filed records (with a reference), optionally of ``kinds``, of one mailbox,
-        and created in a window."""
+        """Filed records (with a reference), optionally of ``kinds`` and of one mailbox."""
         where: list[ColumnElement[bool]] = [MessageRow.ref.is_not(None)]
         if mailbox is not None:
             where.append(MessageRow.mailbox == mailbox)
         if kinds:
             where.append(MessageRow.kind.in_(list(kinds)))
-        if since is not None:
-            where.append(MessageRow.created_at >= since)
-        if until is not None:
-            where.append(MessageRow.created_at < until)
         return self._messages(*where)
 
     @_guarded
