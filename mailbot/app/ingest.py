@@ -157,13 +157,15 @@ class Ingest:
         raws = self.source.fetch_raw(small)
         step = _Step(uidvalidity, _Moves(), report)
         unresolved: list[int] = []
-        for uid in batch:
-            if self.stop_requested():
-                unresolved.append(uid)
-                break
-            report.seen += 1
-            if not self._one(step, uid, raws.get(uid), sizes.get(uid, 0)):
-                unresolved.append(uid)
+        # One commit for the batch, and one disk sync for its files just before it.
+        with self.store.together(), self.blobs.synced_once():
+            for uid in batch:
+                if self.stop_requested():
+                    unresolved.append(uid)
+                    break
+                report.seen += 1
+                if not self._one(step, uid, raws.get(uid), sizes.get(uid, 0)):
+                    unresolved.append(uid)
         self._move(step.moves, report)
         resume = min(unresolved) - 1 if unresolved else max(batch)
         return max(resume, 0)
@@ -240,8 +242,9 @@ class Ingest:
         cls = classify(mail, self.rules, self.policy)
         now = self.clock.now()
         # The facts (with the next reference number) and the filing share one
-        # transaction, so two processes sharing a database never take one number.
-        with self.store.together():
+        # transaction, so two processes sharing a database never take one number;
+        # inside a batch it is a savepoint, so a failure undoes this message only.
+        with self.store.savepoint():
             plan = self._decide(mail, cls, now)
             stored = self._attachments(record.id, mail)
             self.store.file_message(

@@ -3,8 +3,11 @@
 Raw messages are content-addressed (``raw/ab/<sha256>.eml``), so writing one
 twice is harmless and the ledger can point at it before any decision
 (ARCHITECTURE step 4). Every file is written to a temporary name in its final
-folder, fsynced, then renamed or linked into place, so a crash leaves either
-the whole file or none.
+folder, then renamed or linked into place, and made durable before the
+database commit that points at it: at once, or, inside :meth:`Blobs.synced_once`
+(a batch of filings sharing one commit), all together when the block ends.
+A raw file left short by a crash before that sync is never trusted: its size
+must match before it is reused.
 
 Attachment names come from the sender (RFC 2183 section 2.3 lets them put
 anything there), so they are sanitised again here even though the parser
@@ -15,9 +18,12 @@ is never overwritten.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import os
 import re
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -94,6 +100,26 @@ class Blobs:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._unsynced: list[Path] | None = None
+
+    @contextmanager
+    def synced_once(self) -> Iterator[None]:
+        """Write without waiting for the disk, then make everything durable when the block ends.
+
+        One sync for a batch instead of two fsyncs per file. The block must end
+        before the database commit that points at these files; when it raises,
+        nothing is synced (that commit will not happen either).
+        """
+        if self._unsynced is not None:
+            yield
+            return
+        self._unsynced = []
+        try:
+            yield
+            with self._io("(sync)"):
+                _sync_all(self.root, self._unsynced)
+        finally:
+            self._unsynced = None
 
     def put_raw(self, raw: bytes) -> str:
         """Store a raw message under its SHA-256; returns the path relative to ``root``.
@@ -105,9 +131,9 @@ class Blobs:
         rel = f"raw/{digest[:2]}/{digest}.eml"
         target = self.path(rel)
         with self._io(rel):
-            if not target.exists():
+            if not _has_size(target, len(raw)):
                 _make_dirs(target.parent, self.root)
-                _write_atomic(target, raw, replace=True)
+                self._write(target, raw, replace=True)
         return rel
 
     def put_attachment(self, record_id: int, att: Attachment) -> str | None:
@@ -128,9 +154,16 @@ class Blobs:
         """Write ``data`` as ``name`` in ``folder``, or the first free ``name (n)``."""
         for candidate in _candidates(name):
             target = self._inside(folder / candidate)
-            if _same_content(target, data) or _write_atomic(target, data, replace=False):
+            if _same_content(target, data) or self._write(target, data, replace=False):
                 return target
         raise AssertionError("unreachable: _candidates never ends")  # pragma: no cover
+
+    def _write(self, target: Path, data: bytes, *, replace: bool) -> bool:
+        pending = self._unsynced
+        placed = _write_atomic(target, data, replace=replace, sync=pending is None)
+        if placed and pending is not None:
+            pending.append(target)
+        return placed
 
     def remove(self, rel: str) -> bool:
         """Delete a stored raw message or attachment; False when it was not there."""
@@ -188,6 +221,14 @@ def _make_dirs(folder: Path, root: Path) -> None:
         path.chmod(DIR_MODE)
 
 
+def _has_size(path: Path, size: int) -> bool:
+    """Whether ``path`` is a file of exactly ``size`` bytes."""
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
+
+
 def _same_content(path: Path, data: bytes) -> bool:
     """Whether ``path`` is a file holding exactly ``data``."""
     try:
@@ -196,26 +237,28 @@ def _same_content(path: Path, data: bytes) -> bool:
         return False
 
 
-def _write_atomic(target: Path, data: bytes, *, replace: bool) -> bool:
+def _write_atomic(target: Path, data: bytes, *, replace: bool, sync: bool) -> bool:
     """Write ``data`` to ``target`` all-or-nothing; False if it exists and not ``replace``.
 
-    The bytes go to a temporary file in the same folder and are fsynced; then
-    ``os.replace`` (overwrite allowed) or ``os.link`` (fails if the name is
-    taken, atomically) puts them in place, and the folder is fsynced.
+    The bytes go to a temporary file in the same folder (fsynced when
+    ``sync``); then ``os.replace`` (overwrite allowed) or ``os.link`` (fails if
+    the name is taken, atomically) puts them in place, and the folder is
+    fsynced when ``sync``.
     """
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        return _place(Path(tmp), target, replace=replace)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        return _place(Path(tmp), target, replace=replace, sync=sync)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _place(tmp: Path, target: Path, *, replace: bool) -> bool:
+def _place(tmp: Path, target: Path, *, replace: bool, sync: bool) -> bool:
     """Move ``tmp`` to ``target``; without ``replace``, never over an existing file."""
     if replace:
         os.replace(tmp, target)
@@ -224,8 +267,54 @@ def _place(tmp: Path, target: Path, *, replace: bool) -> bool:
             os.link(tmp, target)
         except FileExistsError:
             return False
-    _fsync_dir(target.parent)
+    if sync:
+        _fsync_dir(target.parent)
     return True
+
+
+def _sync_all(root: Path, written: list[Path]) -> None:
+    """Make ``written`` (files below ``root``) and their folders durable, in one call if possible.
+
+    Linux's ``syncfs(2)`` flushes the whole file system holding ``root`` at
+    once; elsewhere each file, then each folder, is fsynced.
+    """
+    if not written:
+        return
+    if _syncfs(root):
+        return
+    for path in written:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in {path.parent for path in written}:
+        _fsync_dir(folder)
+
+
+def _syncfs(root: Path) -> bool:
+    """``syncfs(2)`` on the file system of ``root``; False where the C library lacks it."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "syncfs"):
+        return False
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        if libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        return True
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def _fsync_dir(folder: Path) -> None:

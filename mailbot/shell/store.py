@@ -231,6 +231,22 @@ class Store:
             finally:
                 self._local.session = None
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside :meth:`together`: a nested transaction, undone alone when its block raises.
+
+        So one message's failure inside a batch's transaction rolls back that
+        message's writes only (PostgreSQL would otherwise abort the whole
+        transaction). Outside :meth:`together` it is a transaction of its own.
+        """
+        shared: Session | None = getattr(self._local, "session", None)
+        if shared is None:
+            with self.together():
+                yield
+            return
+        with shared.begin_nested():
+            yield
+
     # -- sync state -------------------------------------------------------
 
     @_guarded
@@ -278,7 +294,7 @@ class Store:
         """
         key = (mailbox, uidvalidity, uid)
         try:
-            with self.together():
+            with self.savepoint():
                 found = self._find_key(key)
                 if found is not None:
                     return Claim(found, created=False)
@@ -470,13 +486,21 @@ class Store:
         the last guard.
         """
         stem = f"{prefix}-{year:04d}-{month:02d}-"
-        query = select(MessageRow.ref).where(MessageRow.ref.like(stem + "%"))
+        # Numbers are zero-padded to three digits and may grow longer: the
+        # longest, then the greatest, is the highest.
+        query = (
+            select(MessageRow.ref)
+            .where(MessageRow.ref.like(stem + "%"))
+            .order_by(func.length(MessageRow.ref).desc(), MessageRow.ref.desc())
+            .limit(1)
+        )
         with self._tx() as s:
             if self._engine.dialect.name == "postgresql":
                 key = int.from_bytes(hashlib.sha256(stem.encode()).digest()[:8], "big", signed=True)
                 s.execute(select(func.pg_advisory_xact_lock(key)))
-            numbers = [int(r.rsplit("-", 1)[1]) for r in s.scalars(query) if r]
-        return f"{stem}{max(numbers, default=0) + 1:03d}"
+            last = s.scalar(query)
+        number = int(last.rsplit("-", 1)[1]) if last else 0
+        return f"{stem}{number + 1:03d}"
 
     @_guarded
     def by_ref(self, ref: str) -> MessageRecord | None:
