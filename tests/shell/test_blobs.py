@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import mailbot.shell.blobs as blobs_mod
 from mailbot.core.model import Attachment
 from mailbot.errors import StoreError
 from mailbot.shell.blobs import Blobs, safe_filename
@@ -172,3 +173,62 @@ def test_missing_raw_is_a_store_error(blobs: Blobs) -> None:
     """Reading a raw file that is gone names the file."""
     with pytest.raises(StoreError, match=r"raw/00/missing\.eml"):
         blobs.read_raw("raw/00/missing.eml")
+
+
+def test_synced_once_syncs_a_batch_once_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside synced_once no file is fsynced; one sync covers the batch when the block ends."""
+    syncs: list[Path] = []
+    fsyncs: list[int] = []
+    monkeypatch.setattr(blobs_mod, "_syncfs", lambda root: syncs.append(root) or True)
+    monkeypatch.setattr(blobs_mod.os, "fsync", fsyncs.append)
+    blobs = Blobs(tmp_path)
+    with blobs.synced_once():
+        rel = blobs.put_raw(b"raw message")
+        blobs.put_attachment(7, att("a.pdf"))
+        assert syncs == [] and fsyncs == []
+    assert syncs == [blobs.root] and fsyncs == []
+    assert blobs.read_raw(rel) == b"raw message"
+    blobs.put_raw(b"another")
+    assert len(fsyncs) == 2  # outside a batch: the file, then its folder
+
+
+def test_synced_once_skips_the_sync_when_the_batch_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[Path] = []
+    monkeypatch.setattr(blobs_mod, "_syncfs", lambda root: syncs.append(root) or True)
+    blobs = Blobs(tmp_path)
+    with pytest.raises(RuntimeError), blobs.synced_once():
+        blobs.put_raw(b"raw message")
+        raise RuntimeError("the batch's commit will not happen")
+    assert syncs == []
+
+
+def test_sync_all_fsyncs_each_file_and_folder_without_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blobs_mod, "_syncfs", lambda root: False)
+    fsyncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(blobs_mod.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    blobs = Blobs(tmp_path)
+    with blobs.synced_once():
+        blobs.put_raw(b"one")
+        blobs.put_raw(b"two")
+    assert len(fsyncs) == 2 + 2  # two files, two raw/xx folders
+
+
+def test_real_syncfs_runs(tmp_path: Path) -> None:
+    assert blobs_mod._syncfs(tmp_path) is (os.uname().sysname == "Linux")
+
+
+def test_put_raw_rewrites_a_file_left_short_by_a_crash(tmp_path: Path) -> None:
+    """A raw file cut short (a crash before the batch's sync) is not trusted as the message."""
+    blobs = Blobs(tmp_path)
+    raw = b"From: a@b\r\n\r\nbody"
+    rel = blobs.put_raw(raw)
+    blobs.path(rel).write_bytes(b"")
+    assert blobs.put_raw(raw) == rel
+    assert blobs.read_raw(rel) == raw

@@ -422,3 +422,28 @@ def test_sqlite_needs_a_file() -> None:
     """An in-memory SQLite database would vanish with its connection, so it is refused."""
     with pytest.raises(StoreError, match="SQLite needs a file path"):
         Store.open("sqlite://")
+
+
+def test_failed_savepoint_undoes_only_its_own_writes_in_a_batch(store: Store) -> None:
+    """One message failing inside a batch's transaction leaves the others and the batch usable."""
+    with store.together():
+        first = claim(store, uid=1)
+        file(store, first)
+        with pytest.raises(StoreError), store.savepoint():
+            second = claim(store, uid=2, sha256=HASH_B, mid="<m2@parent.example>")
+            broken = replace(ACK, message_id="<ack-2@school.edu.vn>", raw=None)
+            file(store, second, outbox=[broken])  # type: ignore[arg-type]
+        third = claim(store, uid=3, sha256=HASH_B, mid="<m3@parent.example>")
+    assert store.counts().by_state == {"filed": 1, "fetched": 1}
+    assert store.record(first) is not None and store.record(third) is not None
+    assert [m.uid for m in store.find_by_message_id("<m2@parent.example>")] == []
+
+
+def test_next_ref_counts_past_three_digits(store: Store) -> None:
+    """Numbers are padded to three digits; the 1000th sorts after the 999th."""
+    for uid, ref in enumerate(("TB-2026-03-999", "TB-2026-03-1000", "TB-2026-03-002"), 1):
+        rid = claim(store, uid=uid, sha256=f"{uid:064x}", mid=f"<r{uid}@x>")
+        store.file_message(rid, mail=make_mail(), classification=CLS, folder="F",
+                           raw_path="raw", attachments=[], outbox=[], now=NOW, ref=ref)  # fmt: skip
+    assert store.next_ref("TB", 2026, 3) == "TB-2026-03-1001"
+    assert store.next_ref("TB", 2026, 4) == "TB-2026-04-001"
