@@ -30,6 +30,7 @@ from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datet
 
 from mailbot.core.addresses import SenderResult, parse_sender, recipients
 from mailbot.core.authres import parse_auth_results
+from mailbot.core.bigbodies import BlobPart, cut, decoded, link, restored
 from mailbot.core.decoding import (
     decode_bytes,
     decode_words,
@@ -127,7 +128,7 @@ def _parse(raw: bytes, digest: str, limits: Limits) -> Mail | Unparseable:
     problem = _oversize(raw, limits)
     if problem is not None:
         return Unparseable(digest, problem)
-    message, complete, defects = _load(raw, limits)
+    message, complete, defects = _load(raw, digest, limits)
     headers = _raw_headers(message)
     sender = _sender(message, headers, raw[: _header_block_size(raw, limits.max_header_bytes)])
     found = _Found(limits, defects=[*defects, *sender.notes])
@@ -137,21 +138,25 @@ def _parse(raw: bytes, digest: str, limits: Limits) -> Mail | Unparseable:
     return _assemble(source, sender, found)
 
 
-def _feed(raw: bytes) -> Message:
+def _feed(raw: bytes, digest: str) -> Message:
     """``message_from_bytes`` without its whole-message text copy.
 
     The stdlib decodes the bytes to one str and wraps it in a StringIO (four
     bytes a character for non-ASCII text), which multiplies a 25 MB message's
-    memory; feeding the same parser in chunks builds the same tree.
+    memory; feeding the same parser in chunks builds the same tree, and long
+    encoded bodies skip it altogether (:mod:`mailbot.core.bigbodies`).
     """
-    parser = BytesFeedParser(_factory=Message, policy=compat32)
-    view = memoryview(raw)
-    for start in range(0, len(raw), _CHUNK):
-        parser.feed(bytes(view[start : start + _CHUNK]))
-    return parser.close()
+    parser = BytesFeedParser(_factory=BlobPart, policy=compat32)
+    pieces, runs = cut(raw, digest)
+    for piece in pieces:
+        for start in range(0, len(piece), _CHUNK):
+            parser.feed(bytes(piece[start : start + _CHUNK]))
+    message = parser.close()
+    link(message, runs, digest)
+    return message
 
 
-def _load(raw: bytes, limits: Limits) -> tuple[Message, bool, list[str]]:
+def _load(raw: bytes, digest: str, limits: Limits) -> tuple[Message, bool, list[str]]:
     """The message tree, whether its body was parsed, and load defects.
 
     A message with far more MIME boundaries than ``max_parts`` allows, or one
@@ -164,7 +169,7 @@ def _load(raw: bytes, limits: Limits) -> tuple[Message, bool, list[str]]:
             [f"too many parts (> {limits.max_parts}): body not parsed"],
         )
     try:
-        return _feed(raw), True, []
+        return _feed(raw, digest), True, []
     except RecursionError:
         return _headers_only(raw), False, ["nesting too deep: body not parsed"]
     except Exception as exc:  # a parser bug must not lose the headers
@@ -313,6 +318,8 @@ def _payload_bytes(part: Message) -> bytes:
     """
     payload = part.get_payload()
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if isinstance(part, BlobPart) and part.blob is not None:
+        return decoded(part.blob, cte)
     if cte == "base64" and isinstance(payload, str) and payload.isascii():
         try:
             return binascii.a2b_base64(payload)  # an ASCII str is accepted as is: no copy
@@ -372,7 +379,8 @@ def _raw_filename(part: Message) -> str:
 def _content_bytes(part: Message, ctype: str) -> bytes:
     """An attachment's bytes: an attached message is serialised again (RFC 2046 section 5.2.1)."""
     if ctype.startswith("message/") or part.is_multipart():
-        return b"".join(sub.as_bytes() for sub in part.get_payload() if isinstance(sub, Message))
+        subparts = [sub for sub in part.get_payload() if isinstance(sub, Message)]
+        return restored(b"".join(sub.as_bytes() for sub in subparts), part)
     return _payload_bytes(part)
 
 
