@@ -62,6 +62,8 @@ class ImapSettings:
     reconcile_seconds: float = 900.0
     timeout_seconds: float = 60.0
     batch_size: int = 100
+    # Processes parsing a backlog beside the filing; None: one per CPU, at most 4.
+    parse_workers: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,7 @@ _IMAP_EXTRA = (
     "reconcile_seconds",
     "timeout_seconds",
     "batch_size",
+    "parse_workers",
 )
 
 
@@ -349,8 +352,11 @@ def _imap(reader: Reader, node: Node | None, path: Path) -> ImapSettings:
         if key == "folder" and key in m:
             values[key] = reader.text(m[key], "imap.folder")
         elif key in m:
-            number = reader.number(m[key], f"imap.{key}", float(getattr(d, key)))
-            values[key] = int(number) if key == "batch_size" else number
+            number = reader.number(m[key], f"imap.{key}", float(getattr(d, key) or 0))
+            values[key] = int(number) if key in ("batch_size", "parse_workers") else number
+            if key == "parse_workers" and number < 0:
+                reader.problem(m[key], "imap.parse_workers must be 0 (parse in the daemon's own "
+                               "process) or more")  # fmt: skip
     return replace(d, **values)
 
 

@@ -121,3 +121,14 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().mailbox = "x"  # type: ignore[misc]
+
+
+def test_parse_workers_default_zero_and_negative(tmp_path: Path) -> None:
+    """Unset means one per CPU (decided at start-up); 0 is allowed; a negative count is refused."""
+    assert load_settings(None, env={}).imap.parse_workers is None
+    zero = _write(tmp_path, "imap:\n  parse_workers: 0\n")
+    assert load_settings(zero, env={}).imap.parse_workers == 0
+    bad = _write(tmp_path, "imap:\n  parse_workers: -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad, env={})
+    assert f"{bad}:2: imap.parse_workers must be 0" in str(info.value)

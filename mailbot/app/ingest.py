@@ -7,8 +7,11 @@ Each message goes ``fetched`` → ``filed`` → ``moved`` (or ``quarantined``, o
 * the raw bytes are stored (content-addressed) before any decision;
 * the decision, its attachments and its outgoing mail are written in one
   transaction (``Store.file_message``);
-* the IMAP move comes last; a restart finds the ``filed`` rows and moves them,
-  checking the target folder first so that nothing is filed twice;
+* the IMAP move comes last, one command per folder for up to ``MOVE_EVERY``
+  messages (each MOVE costs the server a pass over its folder index, so
+  moving per batch made a backlog slow down as it went); a restart finds the
+  ``filed`` rows and moves them, checking the target folder first so that
+  nothing is filed twice;
 * the highest UID seen advances only past messages that reached an end
   state, so a message whose processing failed is met again next pass, until
   it fails ``max_attempts`` times and is quarantined.
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailbot.app.facts import gather_facts
+from mailbot.app.workers import Parsed, ParsePool, Pending, parse_and_classify
 from mailbot.core.classify import classify
 from mailbot.core.compose import Renderer, compose
 from mailbot.core.decide import Plan, ReplyContext, decide, quarantine_plan
@@ -40,6 +44,7 @@ from mailbot.shell.store import Store
 __all__ = ["Ingest", "PassReport"]
 
 log = logging.getLogger("mailbot.ingest")
+MOVE_EVERY = 1000
 Progress = Callable[[int], None]
 
 
@@ -66,6 +71,9 @@ class _Moves:
     def add(self, folder: str, uid: int, record_id: int) -> None:
         self.by_folder[folder].append((uid, record_id))
 
+    def __len__(self) -> int:
+        return sum(len(items) for items in self.by_folder.values())
+
 
 @dataclass
 class _Step:
@@ -74,6 +82,16 @@ class _Step:
     uidvalidity: int
     moves: _Moves
     report: PassReport
+
+
+@dataclass
+class _Fetched:
+    """One batch read from the source, its parsing started (see ``app.workers``)."""
+
+    uids: Sequence[int]
+    sizes: dict[int, int]
+    raws: dict[int, bytes]
+    parsed: Pending
 
 
 @dataclass
@@ -94,6 +112,7 @@ class Ingest:
     parse: Callable[[bytes, Limits], Mail | Unparseable] = parse_message
     replies: ReplyContext | None = None
     renderer: Renderer | None = None
+    pool: ParsePool | None = None
 
     def run_pass(self, progress: Callable[[int], Progress] | None = None) -> PassReport:
         """Sync the folder once, holding the mailbox's lock (another daemon may watch it too)."""
@@ -111,13 +130,22 @@ class Ingest:
         self._finish_pending(uidvalidity, report)
         uids = self.source.uids_after(last_uid)
         tick = progress(len(uids)) if progress and uids else None
-        for batch in _chunks(uids, self.batch_size):
-            if self.stop_requested():
+        batches = list(_chunks(uids, self.batch_size))
+        ahead = self._fetch(batches[0]) if batches else None
+        moves = _Moves()
+        for index in range(len(batches)):
+            if self.stop_requested() or ahead is None:
                 break
-            resume = self._batch(uidvalidity, batch, report)
+            current = ahead
+            # The next batch is read and handed to the parsers while this one is filed.
+            ahead = self._fetch(batches[index + 1]) if index + 1 < len(batches) else None
+            resume = self._batch(_Step(uidvalidity, moves, report), current)
             self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
+            if len(moves) >= MOVE_EVERY:
+                self._move(moves, report)
             if tick:
-                tick(len(batch))
+                tick(len(current.uids))
+        self._move(moves, report)
         if not uids:
             self.store.save_sync_state(self.mailbox, uidvalidity, last_uid, self.clock.now())
         return report
@@ -150,12 +178,25 @@ class Ingest:
             moves.add(record.folder, record.uid, record.id)
         self._move(moves, report)
 
-    def _batch(self, uidvalidity: int, batch: Sequence[int], report: PassReport) -> int:
-        """File one batch; return the UID the next pass may resume after."""
+    def _fetch(self, batch: Sequence[int]) -> _Fetched:
+        """Read one batch (messages over the size limit are not fetched) and start parsing it."""
         sizes = self.source.sizes(batch)
         small = [u for u in batch if sizes.get(u, 0) <= self.limits.max_message_bytes]
         raws = self.source.fetch_raw(small)
-        step = _Step(uidvalidity, _Moves(), report)
+        if self.pool is not None and self.parse is parse_message:  # not a test's own parser
+            parsed = self.pool.submit(raws)
+        else:
+            args = (self.limits, self.rules, self.policy, self.parse)
+            parsed = Pending(
+                [], {uid: parse_and_classify(raw, *args) for uid, raw in raws.items()}, raws
+            )
+        return _Fetched(batch, sizes, raws, parsed)
+
+    def _batch(self, step: _Step, fetched: _Fetched) -> int:
+        """File one batch, its moves left in ``step``; return the UID to resume after."""
+        batch, sizes, raws = fetched.uids, fetched.sizes, fetched.raws
+        results = fetched.parsed.results()
+        report = step.report
         unresolved: list[int] = []
         # One commit for the batch, and one disk sync for its files just before it.
         with self.store.together(), self.blobs.synced_once():
@@ -164,17 +205,17 @@ class Ingest:
                     unresolved.append(uid)
                     break
                 report.seen += 1
-                if not self._one(step, uid, raws.get(uid), sizes.get(uid, 0)):
+                parsed = results.get(uid, _NOTHING)
+                if not self._one(step, uid, raws.get(uid), sizes.get(uid, 0), parsed):
                     unresolved.append(uid)
-        self._move(step.moves, report)
         resume = min(unresolved) - 1 if unresolved else max(batch)
         return max(resume, 0)
 
-    def _one(self, step: _Step, uid: int, raw: bytes | None, size: int) -> bool:
+    def _one(self, step: _Step, uid: int, raw: bytes | None, size: int, parsed: Parsed) -> bool:
         """Take one message as far as it goes; False when it must be tried again."""
         if raw is None and size <= self.limits.max_message_bytes:
             return True  # expunged by someone else between SEARCH and FETCH
-        mail, crash = self._parse(raw)
+        mail, crash = parsed.mail, parsed.error
         record = self._claim(step, uid, raw, size, mail)
         if self._already_handled(step, uid, record) or self._is_duplicate(record, uid, step.report):
             return True
@@ -184,18 +225,9 @@ class Ingest:
         if crash is not None:
             return self._failed(step, record, uid, crash)
         try:
-            return self._file(step, record, uid, raw, mail)
+            return self._file(step, record, uid, raw, parsed)
         except Exception as exc:  # the daemon must outlive any one message
             return self._failed(step, record, uid, exc)
-
-    def _parse(self, raw: bytes | None) -> tuple[Mail | Unparseable | None, Exception | None]:
-        """Parse, catching what a parser bug might raise: it counts as a failed attempt."""
-        if raw is None:
-            return None, None
-        try:
-            return self.parse(raw, self.limits), None
-        except Exception as exc:  # parse_message never raises; a bug in it must not stop us
-            return None, exc
 
     def _claim(
         self, step: _Step, uid: int, raw: bytes | None, size: int, mail: Mail | Unparseable | None
@@ -233,13 +265,15 @@ class Ingest:
         record: MessageRecord,
         uid: int,
         raw: bytes,
-        mail: Mail | Unparseable | None,
+        parsed: Parsed,
     ) -> bool:
         raw_path = self.blobs.put_raw(raw)
+        mail, cls = parsed.mail, parsed.classification
         if not isinstance(mail, Mail):
             reason = mail.reason if isinstance(mail, Unparseable) else "no message"
             return self._quarantine(step, record, uid, f"unparseable: {reason}")
-        cls = classify(mail, self.rules, self.policy)
+        if cls is None:
+            cls = classify(mail, self.rules, self.policy)
         now = self.clock.now()
         # The facts (with the next reference number) and the filing share one
         # transaction, so two processes sharing a database never take one number;
@@ -327,6 +361,7 @@ class Ingest:
             self.source.move([uid for uid, _ in items], folder)
             self.store.mark_moved([record_id for _, record_id in items], self.clock.now())
             report.moved += len(items)
+        moves.by_folder.clear()
 
     def retry(self, record_id: int) -> bool:
         """Put one quarantined message through the pipeline again, after a rules fix.
@@ -342,10 +377,13 @@ class Ingest:
         for uid, raw in self.source.fetch_raw(uids).items():
             if hashlib.sha256(raw).hexdigest() == record.sha256:
                 step = _Step(0, _Moves(), PassReport())
-                self._file(step, record, uid, raw, self.parse(raw, self.limits))
+                self._file(step, record, uid, raw, Parsed(self.parse(raw, self.limits)))
                 self._move(step.moves, step.report)
                 return step.report.filed == 1
         return False
+
+
+_NOTHING = Parsed(None)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:

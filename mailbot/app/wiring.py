@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from mailbot.app.ingest import Ingest
 from mailbot.app.outbox import DrainReport, drain, make_sender
+from mailbot.app.workers import ParsePool, default_workers
 from mailbot.config import Settings
 from mailbot.core.compose import Identity
 from mailbot.core.decide import ReplyContext
@@ -40,6 +41,7 @@ class App:
     connect: Callable[[], MailSource]
     templates: Templates
     sender: Sender
+    pool: ParsePool | None = None
 
     def job_name(self, job: str) -> str:
         """A job's name in ``job_runs``: scoped by mailbox when one config lists several,
@@ -74,13 +76,11 @@ class App:
             policy=s.trust,
             clock=self.clock,
             mailbox=self.mailbox_key,
-            limits=Limits(
-                max_message_bytes=s.max_message_bytes,
-                max_attachment_bytes=s.max_attachment_bytes,
-            ),
+            limits=limits(s),
             batch_size=s.imap.batch_size,
             max_attempts=s.max_attempts,
             stop_requested=stop,
+            pool=self.pool,
         )
 
     def reply_context(self) -> ReplyContext:
@@ -111,6 +111,8 @@ class App:
         return drain(self.store, self.sender, self.clock)
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         self.store.close()
 
 
@@ -146,9 +148,19 @@ def source_factory(
     return connect
 
 
+def limits(settings: Settings) -> Limits:
+    """The parser's bounds from the config's ``limits`` section."""
+    return Limits(
+        max_message_bytes=settings.max_message_bytes,
+        max_attachment_bytes=settings.max_attachment_bytes,
+    )
+
+
 def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = True) -> App:
     """Load the rules, open the store (migrating it) and prepare the mailbox connection."""
     rules = load_rules(settings.rules_dir)
+    workers = settings.imap.parse_workers
+    workers = default_workers() if workers is None else workers
     settings.store_dir.mkdir(parents=True, exist_ok=True)
     tokens = token_provider(settings)
     store = Store.open(settings.db_url)
@@ -163,4 +175,5 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
         connect=source_factory(settings, tokens=tokens),
         templates=load_templates(),
         sender=make_sender(settings.smtp, settings.store_dir, tokens),
+        pool=ParsePool(limits(settings), rules, settings.trust, workers) if workers else None,
     )

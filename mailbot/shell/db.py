@@ -136,7 +136,7 @@ class MessageRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
-    sender_addr: Mapped[str | None] = mapped_column(Text)
+    sender_addr: Mapped[str | None] = mapped_column(Text, index=True)
     sender_name: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(Text)
     date: Mapped[datetime | None]
@@ -201,7 +201,7 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     sent_at: Mapped[datetime | None]
 
 

@@ -119,7 +119,8 @@ class MaildirSource:
         if not path.is_dir():
             return False
         with self._guard(f"searching {folder}"):
-            return any(_message_id(f) == message_id.strip() for f in _files(path).values())
+            wanted = message_id.strip()
+            return any(_message_id(Path(f)) == wanted for f in _files(path).values())
 
     # -- writing ------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class MaildirSource:
         for uid in uids:
             key = keys.get(uid)
             if key is not None and key in files:
-                yield uid, files[key]
+                yield uid, Path(files[key])
 
     def _has_new(self) -> bool:
         with self._guard("scanning"):
@@ -226,14 +227,17 @@ class MaildirSource:
         _atomic_write(self._watched / UID_FILE, json.dumps(payload, ensure_ascii=False, indent=1))
 
 
-def _files(maildir: Path) -> dict[str, Path]:
-    """Message key → file, for ``new/`` and ``cur/`` (key = name before ``:2,``)."""
-    found: dict[str, Path] = {}
+def _files(maildir: Path) -> dict[str, str]:
+    """Message key → file path, for ``new/`` and ``cur/`` (key = name before ``:2,``).
+
+    Plain strings: a folder holds thousands of files and is scanned after every move.
+    """
+    found: dict[str, str] = {}
     for sub in _SUBDIRS:
         with os.scandir(maildir / sub) as entries:
             for entry in entries:
                 if entry.is_file() and not entry.name.startswith("."):
-                    found[entry.name.split(":", 1)[0]] = Path(entry.path)
+                    found[entry.name.split(":", 1)[0]] = entry.path
     return found
 
 

@@ -32,7 +32,20 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -72,6 +85,75 @@ MAX_MESSAGE_ID = 998
 # Any number works; it only has to be the same in every mailbot process.
 PG_MIGRATION_LOCK = 0x6D61696C
 PROCESSED: tuple[MessageState, ...] = ("filed", "moved", "quarantined")
+
+
+def _oldest(*where: ColumnElement[bool]) -> Select[MessageRow]:
+    return select(MessageRow).where(*where).order_by(MessageRow.id).limit(1)
+
+
+# The statements asked for every message, built once: building a statement
+# costs several times what SQLite takes to run it.
+_BY_KEY = _oldest(
+    MessageRow.mailbox == bindparam("mailbox"),
+    MessageRow.uidvalidity == bindparam("uidvalidity"),
+    MessageRow.uid == bindparam("uid"),
+)
+_PROCESSED_BY_HASH = _oldest(
+    MessageRow.sha256 == bindparam("sha256"), MessageRow.state.in_(PROCESSED)
+)
+_BY_REF = _oldest(MessageRow.ref == bindparam("ref"))
+_REF_BY_MESSAGE_ID = _oldest(MessageRow.message_id == bindparam("mid"), MessageRow.ref.is_not(None))
+_CAUSE_OF_OUR_REPLY = (
+    select(OutboxRow.cause_id).where(OutboxRow.message_id == bindparam("mid")).limit(1)
+)
+_QUEUED_IDS = select(OutboxRow.message_id).where(
+    OutboxRow.message_id.in_(bindparam("ids", expanding=True))
+)
+# The highest reference number with a stem: zero-padded to three digits, and
+# may grow longer, so the longest, then the greatest. SQLite narrows the refs
+# to the stem's through the unique index with GLOB (its LIKE ignores case, so
+# cannot); PostgreSQL's LIKE does so where the collation allows.
+_LAST_REF_ORDER = (func.length(MessageRow.ref).desc(), MessageRow.ref.desc())
+_LAST_REF = {
+    "sqlite": select(MessageRow.ref)
+    .where(MessageRow.ref.op("GLOB")(bindparam("pattern")))
+    .order_by(*_LAST_REF_ORDER)
+    .limit(1),
+    "other": select(MessageRow.ref)
+    .where(MessageRow.ref.like(bindparam("pattern")))
+    .order_by(*_LAST_REF_ORDER)
+    .limit(1),
+}
+_ACKS_TO_SENDER = (
+    select(func.count())
+    .select_from(OutboxRow)
+    .join(MessageRow, OutboxRow.cause_id == MessageRow.id)
+    .where(
+        OutboxRow.purpose == "ack",
+        MessageRow.sender_addr == bindparam("address"),
+        func.coalesce(MessageRow.date, MessageRow.created_at).between(
+            bindparam("start"), bindparam("end")
+        ),
+    )
+)
+_ACKS_SINCE = (
+    select(func.count())
+    .select_from(OutboxRow)
+    .where(OutboxRow.purpose == "ack", OutboxRow.created_at >= bindparam("since"))
+)
+_DELETE_ATTACHMENTS = delete(AttachmentRow).where(AttachmentRow.record_id == bindparam("record_id"))
+_MESSAGES = cast(Table, MessageRow.__table__)
+# Core statements on the tables (no ORM unit of work); [False] SQLite, [True] PostgreSQL.
+_CLAIM = {
+    pg: (postgresql if pg else sqlite)
+    .insert(_MESSAGES)
+    .on_conflict_do_nothing()
+    .returning(_MESSAGES.c.id)
+    for pg in (False, True)
+}
+_FILE = _MESSAGES.update().where(_MESSAGES.c.id == bindparam("record_id"))
+_ADD_ATTACHMENT = cast(Table, AttachmentRow.__table__).insert()
+_QUEUE = cast(Table, OutboxRow.__table__).insert()
 
 
 def alembic_config() -> Config:
@@ -292,45 +374,38 @@ class Store:
         Idempotent, and safe when two processes claim the same key at once: the
         unique constraint lets one insert win and the other reads its row.
         """
-        key = (mailbox, uidvalidity, uid)
-        try:
-            with self.savepoint():
-                found = self._find_key(key)
-                if found is not None:
-                    return Claim(found, created=False)
-                return Claim(self._insert_claim(key, sha256, message_id, now), created=True)
-        except IntegrityError:
-            found = self._find_key(key)
-            if found is None:
-                raise
-            return Claim(found, created=False)
-
-    def _find_key(self, key: tuple[str, int, int]) -> MessageRecord | None:
-        mailbox, uidvalidity, uid = key
-        return self._first_message(
-            MessageRow.mailbox == mailbox,
-            MessageRow.uidvalidity == uidvalidity,
-            MessageRow.uid == uid,
-        )
-
-    def _insert_claim(
-        self, key: tuple[str, int, int], sha256: str, message_id: str, now: datetime
-    ) -> MessageRecord:
-        row = MessageRow(
-            mailbox=key[0],
-            uidvalidity=key[1],
-            uid=key[2],
-            sha256=sha256,
-            message_id=message_id[:MAX_MESSAGE_ID],
-            state="fetched",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
+        key = {"mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid}
+        values = {
+            **key,
+            "sha256": sha256,
+            "message_id": message_id[:MAX_MESSAGE_ID],
+            "state": "fetched",
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
         with self._tx() as s:
-            s.add(row)
-            s.flush()
-            return _message(row)
+            # INSERT … ON CONFLICT DO NOTHING on the unique key: a row already
+            # there (a restart, or another process first) is read instead.
+            new_id = s.scalar(_CLAIM[self._engine.dialect.name == "postgresql"], values)
+            if new_id is not None:
+                record = MessageRecord(
+                    id=new_id,
+                    mailbox=mailbox,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                    sha256=sha256,
+                    message_id=message_id[:MAX_MESSAGE_ID],
+                    state="fetched",
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                return Claim(record, created=True)
+            found = s.scalars(_BY_KEY, key).first()
+            if found is None:
+                raise StoreError(f"database {self._safe_url}: claim of uid {uid} found no row")
+            return Claim(_message(found), created=False)
 
     @_guarded
     def record(self, record_id: int) -> MessageRecord | None:
@@ -346,7 +421,7 @@ class Store:
         This recognises a message dragged back into INBOX (case 10) or seen again
         under a new UIDVALIDITY (case 9), so it is neither re-filed nor re-acked.
         """
-        return self._first_message(MessageRow.sha256 == sha256, MessageRow.state.in_(PROCESSED))
+        return self._first(_PROCESSED_BY_HASH, sha256=sha256)
 
     @_guarded
     def find_by_message_id(self, message_id: str) -> list[MessageRecord]:
@@ -374,7 +449,7 @@ class Store:
         status: str | None = None,
         thread_of: int | None = None,
         changes: Sequence[StatusChange] = (),
-    ) -> MessageRecord:
+    ) -> None:
         """Record the decision for one message, in ONE transaction (ARCHITECTURE step 9).
 
         Fills the ledger row and sets it ``filed``, replaces its attachment rows
@@ -382,22 +457,44 @@ class Store:
         queued is skipped, so filing again after a crash sends nothing twice.
         ``changes`` (the leadership's commands) update earlier records in the
         same transaction.
+
+        Plain SQL statements, not ORM objects: this runs for every message.
         """
+        sender = mail.sender
+        values = {
+            "record_id": record_id,
+            "sender_addr": sender.addr if sender else None,
+            "sender_name": sender.name if sender else None,
+            "subject": mail.subject,
+            "date": mail.date,
+            "in_reply_to": mail.in_reply_to,
+            "references": " ".join(mail.references),
+            "role": classification.role,
+            "group": classification.group,
+            "kind": classification.kind,
+            "topics": list(classification.topics),
+            "urgent": classification.urgent,
+            "reasons": list(classification.reasons),
+            "folder": folder,
+            "raw_path": raw_path,
+            "ref": ref,
+            "status": status,
+            "thread_of": thread_of,
+            "state": "filed",
+            "last_error": None,
+            "updated_at": now,
+        }
         with self._tx() as s:
-            row = s.get(MessageRow, record_id, with_for_update=True)
-            if row is None:
+            if cast(CursorResult[Any], s.execute(_FILE, values)).rowcount != 1:
                 raise StoreError(f"database {self._safe_url}: no message record {record_id}")
-            _fill(row, mail, classification)
-            row.folder, row.raw_path, row.ref = folder, raw_path, ref
-            row.status, row.thread_of = status, thread_of
+            _forget(s, record_id)
             _apply_changes(s, changes, now)
-            _set_state(row, "filed", now, error=None)
-            s.execute(delete(AttachmentRow).where(AttachmentRow.record_id == record_id))
-            s.add_all(_attachment_row(record_id, a) for a in attachments)
-            s.flush()
-            s.add_all(_new_outbox(s, record_id, outbox, now))
-            s.flush()
-            return _message(row)
+            s.execute(_DELETE_ATTACHMENTS, {"record_id": record_id})
+            if attachments:
+                s.execute(_ADD_ATTACHMENT, [_attachment_values(record_id, a) for a in attachments])
+            fresh = _new_outbox(s, record_id, outbox, now)
+            if fresh:
+                s.execute(_QUEUE, fresh)
 
     @_guarded
     def attachments(self, record_id: int) -> list[StoredAttachment]:
@@ -486,26 +583,21 @@ class Store:
         the last guard.
         """
         stem = f"{prefix}-{year:04d}-{month:02d}-"
-        # Numbers are zero-padded to three digits and may grow longer: the
-        # longest, then the greatest, is the highest.
-        query = (
-            select(MessageRow.ref)
-            .where(MessageRow.ref.like(stem + "%"))
-            .order_by(func.length(MessageRow.ref).desc(), MessageRow.ref.desc())
-            .limit(1)
-        )
         with self._tx() as s:
             if self._engine.dialect.name == "postgresql":
                 key = int.from_bytes(hashlib.sha256(stem.encode()).digest()[:8], "big", signed=True)
                 s.execute(select(func.pg_advisory_xact_lock(key)))
-            last = s.scalar(query)
+            if self._engine.dialect.name == "sqlite":
+                last = s.scalar(_LAST_REF["sqlite"], {"pattern": stem + "*"})
+            else:
+                last = s.scalar(_LAST_REF["other"], {"pattern": stem + "%"})
         number = int(last.rsplit("-", 1)[1]) if last else 0
         return f"{stem}{number + 1:03d}"
 
     @_guarded
     def by_ref(self, ref: str) -> MessageRecord | None:
         """The record with reference number ``ref``."""
-        return self._first_message(MessageRow.ref == ref)
+        return self._first(_BY_REF, ref=ref)
 
     @_guarded
     def thread_root(self, message_ids: Sequence[str]) -> MessageRecord | None:
@@ -534,24 +626,15 @@ class Store:
         old mail spread over months is not capped, while a robot answering
         every receipt (its replies dated minutes apart) is.
         """
-        window = (around - timedelta(hours=1), around + timedelta(hours=1))
-        to_sender = (
-            select(func.count())
-            .select_from(OutboxRow)
-            .join(MessageRow, OutboxRow.cause_id == MessageRow.id)
-            .where(
-                OutboxRow.purpose == "ack",
-                MessageRow.sender_addr == address,
-                func.coalesce(MessageRow.date, MessageRow.created_at).between(*window),
-            )
-        )
-        today = (
-            select(func.count())
-            .select_from(OutboxRow)
-            .where(OutboxRow.purpose == "ack", OutboxRow.created_at >= now - timedelta(days=1))
-        )
+        window = {
+            "address": address,
+            "start": around - timedelta(hours=1),
+            "end": around + timedelta(hours=1),
+        }
         with self._tx() as s:
-            return int(s.scalar(to_sender) or 0), int(s.scalar(today) or 0)
+            to_sender = s.scalar(_ACKS_TO_SENDER, window)
+            today = s.scalar(_ACKS_SINCE, {"since": now - timedelta(days=1)})
+            return int(to_sender or 0), int(today or 0)
 
     @_guarded
     def records(
@@ -693,7 +776,8 @@ class Store:
         """
         with self._tx() as s:
             rows = _new_outbox(s, None, items, now)
-            s.add_all(rows)
+            if rows:
+                s.execute(_QUEUE, rows)
             return len(rows)
 
     # -- job runs ---------------------------------------------------------
@@ -742,6 +826,12 @@ class Store:
         return list(latest.values())
 
     # -- helpers ----------------------------------------------------------
+
+    def _first(self, query: Select[MessageRow], **params: Any) -> MessageRecord | None:
+        """The first row of a prebuilt ``query`` with ``params``, or None."""
+        with self._tx() as s:
+            row = s.scalars(query, params).first()
+            return _message(row) if row else None
 
     def _first_message(self, *where: ColumnElement[bool]) -> MessageRecord | None:
         """The oldest message matching every condition in ``where``, or None."""
@@ -832,11 +922,10 @@ def _set_state(row: MessageRow, state: MessageState, now: datetime, *, error: st
 
 
 def _record_for_message_id(s: Session, mid: str) -> MessageRow | None:
-    query = select(MessageRow).where(MessageRow.message_id == mid, MessageRow.ref.is_not(None))
-    row = s.scalars(query.order_by(MessageRow.id).limit(1)).first()
+    row = s.scalars(_REF_BY_MESSAGE_ID, {"mid": mid}).first()
     if row is not None:
         return row
-    cause = s.scalars(select(OutboxRow.cause_id).where(OutboxRow.message_id == mid)).first()
+    cause = s.scalars(_CAUSE_OF_OUR_REPLY, {"mid": mid}).first()
     return s.get(MessageRow, cause) if cause is not None else None
 
 
@@ -865,49 +954,50 @@ def _apply_changes(s: Session, changes: Sequence[StatusChange], now: datetime) -
             target.decided_by, target.decided_at = change.by, now
 
 
-def _fill(row: MessageRow, mail: Mail, cls: Classification) -> None:
-    """Copy what the message is and what it was classified as into its ledger row."""
-    sender = mail.sender
-    row.sender_addr = sender.addr if sender else None
-    row.sender_name = sender.name if sender else None
-    row.subject, row.date, row.in_reply_to = mail.subject, mail.date, mail.in_reply_to
-    row.references = " ".join(mail.references)
-    row.role, row.group, row.kind = cls.role, cls.group, cls.kind
-    row.topics, row.urgent, row.reasons = list(cls.topics), cls.urgent, list(cls.reasons)
+def _forget(s: Session, record_id: int) -> None:
+    """Expire the session's copy of a row changed by a plain UPDATE, so no one reads it stale."""
+    loaded = s.identity_map.get(s.identity_key(MessageRow, record_id))
+    if loaded is not None:
+        s.expire(loaded)
 
 
-def _attachment_row(record_id: int, att: StoredAttachment) -> AttachmentRow:
-    return AttachmentRow(
-        record_id=record_id,
-        name=att.name,
-        stored_path=att.stored_path,
-        content_type=att.content_type,
-        size=att.size,
-        skipped=att.skipped,
-    )
+def _attachment_values(record_id: int, att: StoredAttachment) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "name": att.name,
+        "stored_path": att.stored_path,
+        "content_type": att.content_type,
+        "size": att.size,
+        "skipped": att.skipped,
+    }
 
 
 def _new_outbox(
     s: Session, cause_id: int | None, items: Sequence[OutboxItem], now: datetime
-) -> list[OutboxRow]:
+) -> list[dict[str, Any]]:
     """Outbox rows for the items whose Message-ID is not queued yet (idempotency key)."""
+    if not items:
+        return []
     ids = [item.message_id for item in items]
-    queued = set(s.scalars(select(OutboxRow.message_id).where(OutboxRow.message_id.in_(ids))))
+    queued = set(s.scalars(_QUEUED_IDS, {"ids": ids}))
     fresh = {item.message_id: item for item in items if item.message_id not in queued}
-    return [_outbox_row(cause_id, item, now) for item in fresh.values()]
+    return [_outbox_values(cause_id, item, now) for item in fresh.values()]
 
 
-def _outbox_row(cause_id: int | None, item: OutboxItem, now: datetime) -> OutboxRow:
-    return OutboxRow(
-        message_id=item.message_id,
-        purpose=item.purpose,
-        cause_id=cause_id,
-        recipients=list(item.recipients),
-        raw=item.raw,
-        state="pending",
-        attempts=0,
-        created_at=now,
-    )
+def _outbox_values(cause_id: int | None, item: OutboxItem, now: datetime) -> dict[str, Any]:
+    return {
+        "message_id": item.message_id,
+        "purpose": item.purpose,
+        "cause_id": cause_id,
+        "recipients": list(item.recipients),
+        "raw": item.raw,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
 
 
 def _count(s: Session, column: Any) -> dict[str, int]:

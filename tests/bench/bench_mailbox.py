@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 import mailbot.app.ingest as ingest_mod  # noqa: E402
 from mailbot.app.daemon import Daemon, Stopper  # noqa: E402
 from mailbot.app.wiring import build  # noqa: E402
+from mailbot.app.workers import default_workers  # noqa: E402
 from mailbot.config import ImapSettings, Settings  # noqa: E402
 from mailbot.log import setup_logging  # noqa: E402
 
@@ -223,7 +224,7 @@ def inbox_count(imap: Any) -> int:
     return int(imap.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"])
 
 
-def settings_for(dovecot: Any, store: Path) -> Settings:
+def settings_for(dovecot: Any, store: Path, workers: int | None = None) -> Settings:
     """The demo defaults pointed at the benchmark Dovecot (as tests/app/helpers.py)."""
     return replace(
         Settings(),
@@ -233,6 +234,7 @@ def settings_for(dovecot: Any, store: Path) -> Settings:
             security="none",
             user=dovecot.user,
             password=dovecot.password,
+            parse_workers=workers,
         ),
         store_dir=store,
     )
@@ -331,18 +333,20 @@ def instrument(app: Any, phases: Phases) -> None:
     app.connect, app.ingest = connect_timed, ingest_timed
 
 
-def mailbot_pass(
+def mailbot_pass(  # noqa: PLR0917 - a benchmark helper
     dovecot: Any,
     store: Path,
     phases: Phases | None = None,
     profile: cProfile.Profile | None = None,
     limit: int | None = None,
+    workers: int | None = None,
 ) -> tuple[float, Any]:
     """Build a fresh app, time one ``Daemon.run_once()`` (app build excluded).
 
-    With ``limit`` the pass stops, as on SIGTERM, once that many messages were met.
+    With ``limit`` the pass stops, as on SIGTERM, once that many messages were
+    met (counted as parsed in this process: give ``workers=0``).
     """
-    app = build(settings_for(dovecot, store))
+    app = build(settings_for(dovecot, store, workers))
     try:
         if phases is not None:
             instrument(app, phases)
@@ -426,6 +430,8 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
     assert fetched == n, f"bare fetch saw {fetched} of {n}"
 
     mailbot_s, report = mailbot_pass(dovecot, server.tempdir("store"))
+    restore(dovecot, snap)
+    inline_s, _ = mailbot_pass(dovecot, server.tempdir("store"), workers=0)
     if report.filed + report.quarantined != n:
         print(f"!! mailbot filed {report.filed}, quarantined {report.quarantined} of {n}")
     with dovecot.client() as imap:
@@ -435,23 +441,28 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
     restore(dovecot, snap)
     phases = Phases()
     with restored_ingest():
-        phased_s, _ = mailbot_pass(dovecot, server.tempdir("store"), phases, limit=sample)
+        phased_s, _ = mailbot_pass(
+            dovecot, server.tempdir("store"), phases, limit=sample, workers=0
+        )
 
     prof_s = None
     prof = cProfile.Profile() if profile else None
     if prof is not None:
         restore(dovecot, snap)
-        prof_s, _ = mailbot_pass(dovecot, server.tempdir("store"), profile=prof, limit=sample)
+        prof_s, _ = mailbot_pass(
+            dovecot, server.tempdir("store"), profile=prof, limit=sample, workers=0
+        )
 
     print(f"\n{'step':44} {'seconds':>8} {'msg/s':>8} {'vs bare fetch':>14}")
     rows = [
         (f"APPEND, {APPEND_CONNECTIONS} connections (setup, info)", append_s, n),
         ("bare imapclient fetch BODY.PEEK[] (baseline)", fetch_s, n),
-        ("mailbot Daemon.run_once() (file + move)", mailbot_s, n),
-        (f"  first {sample}, instrumented for phases", phased_s, sample),
+        (f"mailbot run_once(), {default_workers()} parse workers", mailbot_s, n),
+        ("mailbot run_once(), parse_workers: 0", inline_s, n),
+        (f"  first {sample}, parse_workers: 0, instrumented", phased_s, sample),
     ]
     if prof_s is not None:
-        rows.append((f"  first {sample}, under cProfile", prof_s, sample))
+        rows.append((f"  first {sample}, parse_workers: 0, cProfile", prof_s, sample))
     for name, secs, count in rows:
         rate = count / secs
         print(f"{name:44} {secs:8.2f} {rate:8.0f} {n / fetch_s / rate:13.1f}x")

@@ -137,7 +137,7 @@ def test_upgrade_creates_tables_and_is_idempotent(db_url: str) -> None:
         assert store.current_revision() is None
         store.upgrade()
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-        assert store.current_revision() == head == "0002"
+        assert store.current_revision() == head == "0003"
         store.upgrade()
         assert store.current_revision() == head
         with store.connection() as conn:

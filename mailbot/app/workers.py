@@ -1,0 +1,189 @@
+"""Parsing and classifying a batch in worker processes, beside the filing of the last one.
+
+Parsing and classifying are pure CPU work (``core.parse``, ``core.classify``)
+and most of a backlog's cost; the ledger, the files and the IMAP moves must
+stay in the daemon's one process, in order. So while the daemon files batch
+N, a pool of worker processes parses batch N+1 (the pool is started at the
+first large batch and lives as long as the app). Each worker receives the
+rules once, when it starts.
+
+A worker that dies (a parser crash in C code, the kernel's OOM killer) takes
+only the messages it held: they count as failed attempts, the pool is started
+again, and the daemon goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from mailbot.core.classify import classify
+from mailbot.core.model import Classification, Mail, Unparseable
+from mailbot.core.parse import Limits, parse_message
+from mailbot.core.rules import RuleSet
+from mailbot.core.trust import TrustPolicy
+
+__all__ = ["ParsePool", "Parsed", "Pending", "default_workers", "parse_and_classify"]
+
+log = logging.getLogger("mailbot.workers")
+
+MAX_DEFAULT_WORKERS = 4
+# Batches smaller than this are parsed in the daemon's process: a message
+# announced by IDLE is filed sooner without the round trip.
+MIN_POOLED_BATCH = 8
+CHUNKS_PER_WORKER = 2
+
+Parser = Callable[[bytes, Limits], Mail | Unparseable]
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One message parsed and classified, or the error of a parser or classifier bug."""
+
+    mail: Mail | Unparseable | None
+    classification: Classification | None = None
+    error: Exception | None = None
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may use, at most ``MAX_DEFAULT_WORKERS``."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+def parse_and_classify(
+    raw: bytes, limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser = parse_message
+) -> Parsed:
+    """Parse ``raw`` and classify it; any exception is returned, not raised."""
+    try:
+        mail = parse(raw, limits)
+    except Exception as exc:  # parse_message never raises; a bug in it must not stop us
+        return Parsed(None, error=_portable(exc))
+    if not isinstance(mail, Mail):
+        return Parsed(mail)
+    try:
+        return Parsed(mail, classify(mail, rules, policy))
+    except Exception as exc:  # a classifier bug is a failed attempt, like any other
+        return Parsed(mail, error=_portable(exc))
+
+
+def _portable(exc: Exception) -> Exception:
+    """The exception as a plain ``RuntimeError``, which always crosses a process boundary."""
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+# The rules of a worker process, set once by its initializer.
+_worker: tuple[Limits, RuleSet, TrustPolicy, Parser] | None = None
+
+
+def _start_worker(limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser) -> None:
+    global _worker  # noqa: PLW0603 - one per worker process, set once at its start
+    _worker = (limits, rules, policy, parse)
+
+
+def _in_worker(raws: list[bytes]) -> list[Parsed]:
+    if _worker is None:  # pragma: no cover - the initializer always ran
+        raise RuntimeError("worker started without its rules")
+    return [parse_and_classify(raw, *_worker) for raw in raws]
+
+
+@dataclass
+class Pending:
+    """A batch handed to the pool (or, when small, parsed at once in this process)."""
+
+    chunks: list[tuple[list[int], Future[list[Parsed]]]]
+    done: dict[int, Parsed]
+    raws: Mapping[int, bytes]
+    pool: ParsePool | None = None
+
+    def results(self) -> dict[int, Parsed]:
+        """Wait for every message; a worker's death is pinned on the message that caused it.
+
+        The messages of a chunk whose worker died are parsed again one by one,
+        so only the one that kills its worker again gets the error.
+        """
+        out = dict(self.done)
+        again: list[int] = []
+        for uids, future in self.chunks:
+            try:
+                out.update(zip(uids, future.result(), strict=True))
+            except BrokenProcessPool:
+                again.extend(uids)
+        for uid in again:
+            out[uid] = self.pool.alone(self.raws[uid]) if self.pool else _DIED
+        return out
+
+
+_DIED = Parsed(None, error=RuntimeError("the parser process died on this message"))
+
+
+class ParsePool:
+    """Worker processes for :func:`parse_and_classify`; started lazily, restarted after a death."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        rules: RuleSet,
+        policy: TrustPolicy,
+        workers: int,
+        parse: Parser = parse_message,
+    ) -> None:
+        self._args = (limits, rules, policy, parse)
+        self._workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    def submit(self, raws: Mapping[int, bytes]) -> Pending:
+        """Start parsing ``raws``; a small batch, or a pool of no workers, is parsed now.
+
+        The batch goes out in a few chunks per worker: one task per message
+        would cost more in inter-process traffic than the parse itself.
+        """
+        if self._workers < 1 or len(raws) < MIN_POOLED_BATCH:
+            done = {uid: parse_and_classify(r, *self._args) for uid, r in raws.items()}
+            return Pending([], done, raws)
+        executor = self._ready()
+        uids = list(raws)
+        size = max(1, -(-len(uids) // (self._workers * CHUNKS_PER_WORKER)))
+        chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
+        futures = [(c, executor.submit(_in_worker, [raws[u] for u in c])) for c in chunks]
+        return Pending(futures, {}, raws, self)
+
+    def alone(self, raw: bytes) -> Parsed:
+        """Parse one message in a worker of its own making; its death is its error."""
+        try:
+            return self._ready().submit(_in_worker, [raw]).result()[0]
+        except BrokenProcessPool:
+            self._restart()
+            return _DIED
+
+    def _restart(self) -> None:
+        log.warning("a parser process died; starting the pool again")
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = None
+
+    def _ready(self) -> ProcessPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            executor = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=self._args,
+            )
+            self._executor = executor
+        return executor
+
+    def close(self) -> None:
+        """Stop the worker processes (they hold no state worth waiting for)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
