@@ -62,7 +62,7 @@ class ImapSettings:
     reconcile_seconds: float = 900.0
     timeout_seconds: float = 60.0
     batch_size: int = 100
-    # Processes parsing a backlog beside the filing; None: one per CPU, at most 4.
+    # Processes parsing a backlog beside the filing; None: one per CPU but one, at most 4.
     parse_workers: int | None = None
 
 

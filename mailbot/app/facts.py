@@ -15,7 +15,7 @@ from mailbot.core.approvals import parse_commands
 from mailbot.core.decide import Facts, Link
 from mailbot.core.model import Classification, Mail
 from mailbot.core.refs import find_refs, prefix_for
-from mailbot.core.replies import ReplyFacts
+from mailbot.core.replies import ReplyFacts, ReplyPolicy
 from mailbot.shell.records import MessageRecord
 from mailbot.shell.store import Store
 
@@ -41,8 +41,14 @@ def link(record: MessageRecord | None) -> Link | None:
     )
 
 
-def gather_facts(store: Store, mail: Mail, cls: Classification, now: datetime) -> Facts:
-    """Everything :func:`mailbot.core.decide.decide` needs from the database."""
+def gather_facts(
+    store: Store, mail: Mail, cls: Classification, now: datetime, policy: ReplyPolicy
+) -> Facts:
+    """Everything :func:`mailbot.core.decide.decide` needs from the database.
+
+    Receipts are counted only as far as ``policy``'s caps: past them the
+    answer is the same.
+    """
     sender = mail.sender.addr if mail.sender else ""
     thread = (
         [mail.in_reply_to, *reversed(mail.references)]
@@ -51,7 +57,8 @@ def gather_facts(store: Store, mail: Mail, cls: Classification, now: datetime) -
     )
     subject_refs = find_refs(mail.subject)
     around = mail.date if mail.date is not None and mail.date <= now else now
-    sender_hour, mailbox_day = store.reply_counts(sender, around, now) if sender else (0, 0)
+    caps = (policy.per_sender_per_hour, policy.global_per_day)
+    sender_hour, mailbox_day = store.reply_counts(sender, around, now, caps) if sender else (0, 0)
     return Facts(
         now=now,
         new_ref=_new_ref(store, cls, mail, now),

@@ -316,7 +316,7 @@ class Ingest:
         if self.replies is None:
             return Plan(folder=self.rules.folder_for(cls.kind, cls.group))
         with self.store.together():
-            facts = gather_facts(self.store, mail, cls, now)
+            facts = gather_facts(self.store, mail, cls, now, self.replies.policy)
         return decide(mail, cls, self.rules, facts, self.replies)
 
     def _compose(self, plan: Plan, now: datetime) -> list[OutboxItem]:

@@ -101,6 +101,7 @@ class Blobs:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._unsynced: list[Path] | None = None
+        self._folders: set[Path] = set()  # made (or found) already: one mkdir check each
 
     @contextmanager
     def synced_once(self) -> Iterator[None]:
@@ -129,10 +130,10 @@ class Blobs:
         """
         digest = hashlib.sha256(raw).hexdigest()
         rel = f"raw/{digest[:2]}/{digest}.eml"
-        target = self.path(rel)
+        target = self.root / "raw" / digest[:2] / f"{digest}.eml"  # hex: nothing to resolve
         with self._io(rel):
             if not _has_size(target, len(raw)):
-                _make_dirs(target.parent, self.root)
+                self._make_dirs(target.parent)
                 self._write(target, raw, replace=True)
         return rel
 
@@ -147,7 +148,7 @@ class Blobs:
             return None
         folder = self.path(f"attachments/{int(record_id)}")
         with self._io(self._relative(folder)):
-            _make_dirs(folder, self.root)
+            self._make_dirs(folder)
             return self._relative(self._put_new(folder, safe_filename(att.name), att.payload))
 
     def _put_new(self, folder: Path, name: str, data: bytes) -> Path:
@@ -158,9 +159,19 @@ class Blobs:
                 return target
         raise AssertionError("unreachable: _candidates never ends")  # pragma: no cover
 
+    def _make_dirs(self, folder: Path) -> None:
+        if folder not in self._folders:
+            _make_dirs(folder, self.root)
+            self._folders.add(folder)
+
     def _write(self, target: Path, data: bytes, *, replace: bool) -> bool:
         pending = self._unsynced
-        placed = _write_atomic(target, data, replace=replace, sync=pending is None)
+        try:
+            placed = _write_atomic(target, data, replace=replace, sync=pending is None)
+        except FileNotFoundError:  # its folder was removed since we made it (retention)
+            self._folders.discard(target.parent)
+            self._make_dirs(target.parent)
+            placed = _write_atomic(target, data, replace=replace, sync=pending is None)
         if placed and pending is not None:
             pending.append(target)
         return placed
@@ -184,6 +195,7 @@ class Blobs:
             for path in files:
                 path.unlink()
             folder.rmdir()
+            self._folders.discard(folder)
             return len(files)
 
     def read_raw(self, rel: str) -> bytes:

@@ -46,7 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, CursorResult, make_url
+from sqlalchemy.engine import URL, Connection, CursorResult, Row, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -87,8 +87,12 @@ PG_MIGRATION_LOCK = 0x6D61696C
 PROCESSED: tuple[MessageState, ...] = ("filed", "moved", "quarantined")
 
 
-def _oldest(*where: ColumnElement[bool]) -> Select[MessageRow]:
-    return select(MessageRow).where(*where).order_by(MessageRow.id).limit(1)
+_MESSAGES = cast(Table, MessageRow.__table__)
+
+
+def _oldest(*where: ColumnElement[bool]) -> Select[Any]:
+    """The oldest message row matching ``where``, as a plain row (no ORM object)."""
+    return select(_MESSAGES).where(*where).order_by(_MESSAGES.c.id).limit(1)
 
 
 # The statements asked for every message, built once: building a statement
@@ -102,6 +106,7 @@ _PROCESSED_BY_HASH = _oldest(
     MessageRow.sha256 == bindparam("sha256"), MessageRow.state.in_(PROCESSED)
 )
 _BY_REF = _oldest(MessageRow.ref == bindparam("ref"))
+_BY_ID = _oldest(MessageRow.id == bindparam("id"))
 _REF_BY_MESSAGE_ID = _oldest(MessageRow.message_id == bindparam("mid"), MessageRow.ref.is_not(None))
 _CAUSE_OF_OUR_REPLY = (
     select(OutboxRow.cause_id).where(OutboxRow.message_id == bindparam("mid")).limit(1)
@@ -124,9 +129,11 @@ _LAST_REF = {
     .order_by(*_LAST_REF_ORDER)
     .limit(1),
 }
-_ACKS_TO_SENDER = (
-    select(func.count())
-    .select_from(OutboxRow)
+# Counted only up to the cap that the caller compares them with (``limit``):
+# a backlog queues thousands of receipts in a day, and counting them all for
+# every message made filing it slower as it went.
+_ACKS_TO_SENDER = select(func.count()).select_from(
+    select(OutboxRow.id)
     .join(MessageRow, OutboxRow.cause_id == MessageRow.id)
     .where(
         OutboxRow.purpose == "ack",
@@ -135,14 +142,16 @@ _ACKS_TO_SENDER = (
             bindparam("start"), bindparam("end")
         ),
     )
+    .limit(bindparam("limit"))
+    .subquery()
 )
-_ACKS_SINCE = (
-    select(func.count())
-    .select_from(OutboxRow)
+_ACKS_SINCE = select(func.count()).select_from(
+    select(OutboxRow.id)
     .where(OutboxRow.purpose == "ack", OutboxRow.created_at >= bindparam("since"))
+    .limit(bindparam("limit"))
+    .subquery()
 )
 _DELETE_ATTACHMENTS = delete(AttachmentRow).where(AttachmentRow.record_id == bindparam("record_id"))
-_MESSAGES = cast(Table, MessageRow.__table__)
 # Core statements on the tables (no ORM unit of work); [False] SQLite, [True] PostgreSQL.
 _CLAIM = {
     pg: (postgresql if pg else sqlite)
@@ -402,7 +411,7 @@ class Store:
                     updated_at=now,
                 )
                 return Claim(record, created=True)
-            found = s.scalars(_BY_KEY, key).first()
+            found = s.execute(_BY_KEY, key).first()
             if found is None:
                 raise StoreError(f"database {self._safe_url}: claim of uid {uid} found no row")
             return Claim(_message(found), created=False)
@@ -612,15 +621,19 @@ class Store:
             for mid in message_ids:
                 row = _record_for_message_id(s, mid)
                 if row is not None:
-                    while row.thread_of is not None and (up := s.get(MessageRow, row.thread_of)):
+                    while row.thread_of is not None and (
+                        up := s.execute(_BY_ID, {"id": row.thread_of}).first()
+                    ):
                         row = up
                     return _message(row)
         return None
 
     @_guarded
-    def reply_counts(self, address: str, around: datetime, now: datetime) -> tuple[int, int]:
+    def reply_counts(
+        self, address: str, around: datetime, now: datetime, caps: tuple[int, int]
+    ) -> tuple[int, int]:
         """Receipts to ``address`` for messages dated within an hour of ``around``,
-        and receipts to anyone queued in the last day.
+        and receipts to anyone queued in the last day, each counted up to its cap.
 
         The per-sender window follows the messages' own dates, so a backlog of
         old mail spread over months is not capped, while a robot answering
@@ -630,10 +643,12 @@ class Store:
             "address": address,
             "start": around - timedelta(hours=1),
             "end": around + timedelta(hours=1),
+            "limit": caps[0],
         }
+        day = {"since": now - timedelta(days=1), "limit": caps[1]}
         with self._tx() as s:
             to_sender = s.scalar(_ACKS_TO_SENDER, window)
-            today = s.scalar(_ACKS_SINCE, {"since": now - timedelta(days=1)})
+            today = s.scalar(_ACKS_SINCE, day)
             return int(to_sender or 0), int(today or 0)
 
     @_guarded
@@ -827,10 +842,10 @@ class Store:
 
     # -- helpers ----------------------------------------------------------
 
-    def _first(self, query: Select[MessageRow], **params: Any) -> MessageRecord | None:
+    def _first(self, query: Select[Any], **params: Any) -> MessageRecord | None:
         """The first row of a prebuilt ``query`` with ``params``, or None."""
         with self._tx() as s:
-            row = s.scalars(query, params).first()
+            row = s.execute(query, params).first()
             return _message(row) if row else None
 
     def _first_message(self, *where: ColumnElement[bool]) -> MessageRecord | None:
@@ -921,12 +936,12 @@ def _set_state(row: MessageRow, state: MessageState, now: datetime, *, error: st
     row.state, row.last_error, row.updated_at = state, error, now
 
 
-def _record_for_message_id(s: Session, mid: str) -> MessageRow | None:
-    row = s.scalars(_REF_BY_MESSAGE_ID, {"mid": mid}).first()
+def _record_for_message_id(s: Session, mid: str) -> Row[Any] | None:
+    row = s.execute(_REF_BY_MESSAGE_ID, {"mid": mid}).first()
     if row is not None:
         return row
     cause = s.scalars(_CAUSE_OF_OUR_REPLY, {"mid": mid}).first()
-    return s.get(MessageRow, cause) if cause is not None else None
+    return s.execute(_BY_ID, {"id": cause}).first() if cause is not None else None
 
 
 PURGED = "(đã xóa theo quy định bảo vệ dữ liệu cá nhân)"
@@ -1016,7 +1031,8 @@ def _sync(row: SyncStateRow) -> SyncState:
     )
 
 
-def _message(row: MessageRow) -> MessageRecord:
+def _message(row: MessageRow | Row[Any]) -> MessageRecord:
+    """A frozen record from an ORM row or a plain one (same column names)."""
     return MessageRecord(
         id=row.id,
         mailbox=row.mailbox,

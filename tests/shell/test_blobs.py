@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -232,3 +233,15 @@ def test_put_raw_rewrites_a_file_left_short_by_a_crash(tmp_path: Path) -> None:
     blobs.path(rel).write_bytes(b"")
     assert blobs.put_raw(raw) == rel
     assert blobs.read_raw(rel) == raw
+
+
+def test_a_folder_removed_behind_its_back_is_made_again(tmp_path: Path) -> None:
+    """Blobs remembers the folders it made; one deleted since (retention, by hand) comes back."""
+    blobs = Blobs(tmp_path)
+    first = blobs.put_attachment(3, att("a.pdf", b"one"))
+    assert first is not None
+    shutil.rmtree(blobs.path("attachments/3"))
+    again = blobs.put_attachment(3, att("b.pdf", b"two"))
+    assert again is not None and blobs.path(again).read_bytes() == b"two"
+    assert blobs.remove_attachments(3) == 1
+    assert blobs.put_attachment(3, att("c.pdf", b"three")) is not None
