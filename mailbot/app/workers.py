@@ -104,7 +104,7 @@ def _in_worker(raws: list[bytes]) -> list[Parsed]:
 class Pending:
     """A batch handed to the pool (or, when small, parsed at once in this process)."""
 
-    chunks: list[tuple[list[int], Future[list[Parsed]]]]
+    chunks: list[tuple[list[int], Future[list[Parsed]] | None]]  # None: the pool broke first
     done: dict[int, Parsed]
     raws: Mapping[int, bytes]
     pool: ParsePool | None = None
@@ -119,15 +119,26 @@ class Pending:
         again: list[int] = []
         for uids, future in self.chunks:
             try:
+                if future is None:
+                    raise BrokenProcessPool("the pool broke before this chunk was sent")
                 out.update(zip(uids, future.result(), strict=True))
             except BrokenProcessPool:
                 again.extend(uids)
+        if again and self.pool is not None:
+            self.pool.restart()
         for uid in again:
             out[uid] = self.pool.alone(self.raws[uid]) if self.pool else _DIED
         return out
 
 
 _DIED = Parsed(None, error=RuntimeError("the parser process died on this message"))
+
+
+def _submit(executor: ProcessPoolExecutor, raws: list[bytes]) -> Future[list[Parsed]] | None:
+    try:
+        return executor.submit(_in_worker, raws)
+    except BrokenProcessPool:  # a worker died while the batch was being handed out
+        return None
 
 
 class ParsePool:
@@ -158,18 +169,20 @@ class ParsePool:
         uids = list(raws)
         size = max(1, -(-len(uids) // (self._workers * CHUNKS_PER_WORKER)))
         chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
-        futures = [(c, executor.submit(_in_worker, [raws[u] for u in c])) for c in chunks]
-        return Pending(futures, {}, raws, self)
+        return Pending(
+            [(c, _submit(executor, [raws[u] for u in c])) for c in chunks], {}, raws, self
+        )
 
     def alone(self, raw: bytes) -> Parsed:
         """Parse one message in a worker of its own making; its death is its error."""
         try:
             return self._ready().submit(_in_worker, [raw]).result()[0]
         except BrokenProcessPool:
-            self._restart()
+            self.restart()
             return _DIED
 
-    def _restart(self) -> None:
+    def restart(self) -> None:
+        """Drop a pool whose worker died; the next task starts a new one."""
         log.warning("a parser process died; starting the pool again")
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -187,7 +188,10 @@ class OutboxRow(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (CheckConstraint(_in("state", OUTBOX_STATES), name="state"),)
+    __table_args__ = (
+        CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
+        Index("ix_outbox_created_at_purpose", "created_at", "purpose"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(Text, unique=True)
@@ -201,7 +205,7 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
 

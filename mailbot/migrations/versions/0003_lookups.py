@@ -20,12 +20,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Index messages by sender address, and the outbox by time."""
+    """Index messages by sender, and the outbox by time then purpose.
+
+    Time first: with purpose first, SQLite would find a sender's receipts by
+    scanning every receipt instead of going through the sender's messages.
+    """
     op.create_index(op.f("ix_messages_sender_addr"), "messages", ["sender_addr"], unique=False)
-    op.create_index(op.f("ix_outbox_created_at"), "outbox", ["created_at"], unique=False)
+    op.create_index(
+        op.f("ix_outbox_created_at_purpose"), "outbox", ["created_at", "purpose"], unique=False
+    )
 
 
 def downgrade() -> None:
     """Drop them again."""
-    op.drop_index(op.f("ix_outbox_created_at"), table_name="outbox")
+    op.drop_index(op.f("ix_outbox_created_at_purpose"), table_name="outbox")
     op.drop_index(op.f("ix_messages_sender_addr"), table_name="messages")

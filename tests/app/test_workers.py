@@ -1,0 +1,109 @@
+"""The parse pool: real worker processes give what parsing in the daemon gives, and a
+worker's death is pinned on the one message that caused it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from mailbot.app import ingest as ingest_mod
+from mailbot.app.daemon import Daemon
+from mailbot.app.wiring import App, build
+from mailbot.app.workers import MIN_POOLED_BATCH, Parsed, ParsePool, parse_and_classify
+from mailbot.config import Settings
+from mailbot.core.model import Mail
+from mailbot.core.parse import Limits
+from mailbot.core.rules import RuleSet
+from mailbot.rules_file import load_rules
+from tests.app import dying_parser
+from tests.app.helpers import ROOT, copies, folder_contents, settings_for
+from tests.corpus import corpus_dir
+from tests.dovecot import Dovecot
+
+LIMITS = Limits()
+TRUST = Settings().trust
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return load_rules(ROOT / "rules")
+
+
+def _corpus(n: int) -> dict[int, bytes]:
+    paths = sorted(corpus_dir().glob("d*.eml"))[:n]
+    return {uid: p.read_bytes() for uid, p in enumerate(paths, 1)}
+
+
+def test_workers_give_what_the_daemon_would(rules: RuleSet) -> None:
+    raws = _corpus(12)
+    pool = ParsePool(LIMITS, rules, TRUST, workers=2)
+    try:
+        pending = pool.submit(raws)
+        assert pending.chunks, "a batch this large goes to the workers"
+        got = pending.results()
+    finally:
+        pool.close()
+    want = {uid: parse_and_classify(raw, LIMITS, rules, TRUST) for uid, raw in raws.items()}
+    assert got == want
+    assert all(isinstance(p.mail, Mail) and p.classification for p in got.values())
+
+
+def test_a_small_batch_is_parsed_in_this_process(rules: RuleSet) -> None:
+    pool = ParsePool(LIMITS, rules, TRUST, workers=2)
+    pending = pool.submit(_corpus(MIN_POOLED_BATCH - 1))
+    assert pending.chunks == [] and len(pending.done) == MIN_POOLED_BATCH - 1
+    pool.close()
+
+
+def test_a_dying_worker_costs_only_its_message(rules: RuleSet) -> None:
+    raws = _corpus(12)
+    killer = raws[5].replace(b"\n", b"\n" + dying_parser.KILL_MARK + b"\r\n", 1)
+    raws[5] = killer
+    pool = ParsePool(LIMITS, rules, TRUST, workers=2, parse=dying_parser.parse)
+    try:
+        got = pool.submit(raws).results()
+        again = pool.submit(_corpus(10)).results()  # the pool was started afresh
+    finally:
+        pool.close()
+    assert got[5].mail is None and "died" in str(got[5].error)
+    assert all(isinstance(got[uid].mail, Mail) for uid in raws if uid != 5)
+    assert all(isinstance(p.mail, Mail) for p in again.values())
+
+
+def test_errors_come_back_as_values(rules: RuleSet) -> None:
+    def broken(raw: bytes, limits: Limits) -> Mail:
+        raise ValueError("parser bug")
+
+    parsed = parse_and_classify(b"Subject: x\r\n\r\nx", LIMITS, rules, TRUST, broken)
+    assert parsed == Parsed(None, error=parsed.error)
+    assert isinstance(parsed.error, RuntimeError) and "ValueError: parser bug" in str(parsed.error)
+
+
+@pytest.fixture
+def pooled_app(dovecot: Dovecot, tmp_path: Path) -> Iterator[App]:
+    application = build(settings_for(dovecot, tmp_path / "store", batch_size=10, parse_workers=2))
+    assert application.pool is not None
+    yield application
+    application.close()
+
+
+@pytest.mark.imap
+def test_pipelined_pass_with_workers_files_everything_once(
+    dovecot: Dovecot, pooled_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 10 parsed one ahead by two workers, moves every 15: all filed, moved once."""
+    monkeypatch.setattr(ingest_mod, "MOVE_EVERY", 15)
+    raws = list(_corpus(48).values())
+    for raw in raws:
+        dovecot.append("INBOX", raw)
+    report = Daemon(pooled_app).run_once()
+    assert (report.seen, report.filed + report.quarantined, report.moved) == (48, 48, 48)
+    contents = folder_contents(dovecot)
+    assert contents["INBOX"] == []
+    assert sum(copies(contents).values()) == 48
+    assert pooled_app.store.counts().by_state == {"moved": 48}
+    with closing(pooled_app.connect()) as source:
+        assert pooled_app.ingest(source).run_pass().seen == 0
