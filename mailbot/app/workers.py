@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +39,7 @@ MAX_DEFAULT_WORKERS = 4
 # announced by IDLE is filed sooner without the round trip.
 MIN_POOLED_BATCH = 8
 CHUNKS_PER_WORKER = 2
+PARENT_CHECK_SECONDS = 1.0
 
 Parser = Callable[[bytes, Limits], Mail | Unparseable]
 
@@ -92,6 +95,18 @@ _worker: tuple[Limits, RuleSet, TrustPolicy, Parser] | None = None
 def _start_worker(limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser) -> None:
     global _worker  # noqa: PLW0603 - one per worker process, set once at its start
     _worker = (limits, rules, policy, parse)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the daemon is gone (killed, say): nothing else would.
+
+    A worker holds both ends of its task pipe, so it never sees the daemon's
+    end close; it notices being handed to another parent instead.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _in_worker(raws: list[bytes]) -> list[Parsed]:

@@ -3,6 +3,10 @@ worker's death is pinned on the one message that caused it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -107,3 +111,50 @@ def test_pipelined_pass_with_workers_files_everything_once(
     assert pooled_app.store.counts().by_state == {"moved": 48}
     with closing(pooled_app.connect()) as source:
         assert pooled_app.ingest(source).run_pass().seen == 0
+
+
+_OWNER = """
+import sys, time
+from pathlib import Path
+from mailbot.app.workers import ParsePool
+from mailbot.config import Settings
+from mailbot.core.parse import Limits
+from mailbot.rules_file import load_rules
+
+if __name__ == "__main__":
+    pool = ParsePool(Limits(), load_rules(Path(sys.argv[1])), Settings().trust, workers=1)
+    pool.submit({i: b"Subject: x\\r\\n\\r\\nbody" for i in range(10)}).results()
+    print(*pool._executor._processes, flush=True)  # the worker pids, for the test
+    time.sleep(60)
+"""
+
+
+def test_workers_end_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves no orphan: a worker notices its parent is gone and exits."""
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER, encoding="utf-8")
+    owner = subprocess.Popen(
+        [sys.executable, str(script), str(ROOT / "rules")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    assert owner.stdout is not None
+    with owner.stdout:
+        workers = [int(pid) for pid in owner.stdout.readline().split()]
+        assert workers
+        owner.kill()
+        owner.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
