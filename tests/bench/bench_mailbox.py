@@ -13,11 +13,14 @@ and measures, each time beside a baseline taken in the same run:
    a duplicate by hash) are APPENDed to INBOX. Baseline: a bare imapclient
    session fetching them all with ``BODY.PEEK[]``. Then mailbot's
    ``Daemon(app).run_once()`` with a fresh store files them all (parse,
-   classify, decide, SQLite, blobs, outbox, moves); the Maildir is restored
-   from a snapshot before every run, so each run sees the same messages.
-   A second, instrumented run splits mailbot's time into phases (exclusive
-   times); ``--profile`` adds a third run under cProfile. Goal: mailbot
-   within 5x of the bare fetch.
+   classify, decide, SQLite, blobs, outbox, moves), with the default parse
+   workers and again with none; the Maildir is restored from a snapshot
+   before every run, so each run sees the same messages. Two floors are
+   printed beside them: the stdlib's ``email`` parse alone and mailbot's
+   parse + classify alone, in memory, in one process. An instrumented run
+   (no workers) splits mailbot's time into phases (exclusive times);
+   ``--profile`` adds one under cProfile. Goal: mailbot within 5x of the
+   bare fetch.
 2. Delivery latency under IDLE. ``mailbot run`` (the daemon) in a child
    process; K messages APPENDed one at a time, each timed from APPEND until
    it has left INBOX (STATUS polled every 20 ms on a second connection).
@@ -38,6 +41,7 @@ import argparse
 import base64
 import contextlib
 import cProfile
+import email
 import io
 import json
 import logging
@@ -64,11 +68,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import mailbot.app.ingest as ingest_mod  # noqa: E402
+import mailbot.app.workers as workers_mod  # noqa: E402
 from mailbot.app.daemon import Daemon, Stopper  # noqa: E402
 from mailbot.app.wiring import build  # noqa: E402
-from mailbot.app.workers import default_workers  # noqa: E402
+from mailbot.app.workers import default_workers, parse_and_classify  # noqa: E402
 from mailbot.config import ImapSettings, Settings  # noqa: E402
+from mailbot.core.parse import Limits  # noqa: E402
 from mailbot.log import setup_logging  # noqa: E402
+from mailbot.rules_file import load_rules  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 PROFILE_TOP = 15
@@ -303,7 +310,7 @@ def instrument(app: Any, phases: Phases) -> None:
     app.blobs.put_attachment = phases.wrap("blobs: attachments", app.blobs.put_attachment)
     app.send_queued = phases.wrap("outbox drain (file sender)", app.send_queued)
     for owner, name, phase in (
-        (ingest_mod, "classify", "classify"),
+        (workers_mod, "classify", "classify"),
         (ingest_mod.Ingest, "_decide", "decide (pure)"),
         (ingest_mod.Ingest, "_compose", "compose replies"),
     ):
@@ -344,7 +351,7 @@ def mailbot_pass(  # noqa: PLR0917 - a benchmark helper
     """Build a fresh app, time one ``Daemon.run_once()`` (app build excluded).
 
     With ``limit`` the pass stops, as on SIGTERM, once that many messages were
-    met (counted as parsed in this process: give ``workers=0``).
+    met.
     """
     app = build(settings_for(dovecot, store, workers))
     try:
@@ -382,13 +389,13 @@ class _StopAfter(Stopper):
 def _counting(make_ingest: Callable[..., Any], stopper: _StopAfter) -> Callable[..., Any]:
     def make(source: Any, stop: Callable[[], bool] = lambda: False) -> Any:
         ing = make_ingest(source, stop)
-        parse = ing.parse
+        one = ing._one
 
-        def counted(raw: bytes, limits: Any) -> Any:
+        def counted(*args: Any) -> Any:
             stopper.seen += 1
-            return parse(raw, limits)
+            return one(*args)
 
-        ing.parse = counted
+        ing._one = counted
         return ing
 
     return make
@@ -398,7 +405,7 @@ def _counting(make_ingest: Callable[..., Any], stopper: _StopAfter) -> Callable[
 def restored_ingest() -> Iterator[None]:
     """Undo ``instrument``'s module-level wraps."""
     names = (
-        (ingest_mod, "classify"),
+        (workers_mod, "classify"),
         (ingest_mod.Ingest, "_decide"),
         (ingest_mod.Ingest, "_compose"),
     )
@@ -428,6 +435,7 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
     fetch_runs = [bare_fetch(dovecot, 500) for _ in range(3)]
     fetch_s, fetched, _ = min(fetch_runs)
     assert fetched == n, f"bare fetch saw {fetched} of {n}"
+    stdlib_s, core_s = cpu_floor(messages)
 
     mailbot_s, report = mailbot_pass(dovecot, server.tempdir("store"))
     restore(dovecot, snap)
@@ -457,7 +465,9 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
     rows = [
         (f"APPEND, {APPEND_CONNECTIONS} connections (setup, info)", append_s, n),
         ("bare imapclient fetch BODY.PEEK[] (baseline)", fetch_s, n),
-        (f"mailbot run_once(), {default_workers()} parse workers", mailbot_s, n),
+        ("  floor: stdlib email parse only, in memory", stdlib_s, n),
+        ("  floor: mailbot parse + classify, in memory", core_s, n),
+        (f"mailbot run_once(), parse_workers: {default_workers()}", mailbot_s, n),
         ("mailbot run_once(), parse_workers: 0", inline_s, n),
         (f"  first {sample}, parse_workers: 0, instrumented", phased_s, sample),
     ]
@@ -493,6 +503,24 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
         pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(PROFILE_TOP)
         print(f"\ncProfile, top {PROFILE_TOP} by own time:")
         print(_stats_table(out.getvalue()))
+
+
+def cpu_floor(messages: list[bytes]) -> tuple[float, float]:
+    """Seconds for the stdlib's parse alone, and mailbot's parse + classify, one process.
+
+    No store, no IMAP: what any pipeline built on Python's ``email`` package
+    pays per message at least, beside the bare fetch of the same run.
+    """
+    start = time.perf_counter()
+    for raw in messages:
+        email.message_from_bytes(raw)
+    stdlib_s = time.perf_counter() - start
+    settings = Settings()
+    rules, limits = load_rules(settings.rules_dir), Limits()
+    start = time.perf_counter()
+    for raw in messages:
+        parse_and_classify(raw, limits, rules, settings.trust)
+    return stdlib_s, time.perf_counter() - start
 
 
 def _stats_table(text: str) -> str:
