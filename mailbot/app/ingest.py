@@ -6,10 +6,13 @@ Each message goes ``fetched`` → ``filed`` → ``moved`` (or ``quarantined``, o
 
 * the raw bytes are stored (content-addressed) before any decision;
 * the decision, its attachments and its outgoing mail are written in one
-  transaction (``Store.file_message``);
+  transaction (``Store.file_message``): a savepoint inside the batch's one
+  transaction, committed after the batch's files are synced to disk;
+* parsing and classifying (``app.workers``) run one batch ahead, in worker
+  processes when the app has them;
 * the IMAP move comes last, one command per folder for up to ``MOVE_EVERY``
-  messages (each MOVE costs the server a pass over its folder index, so
-  moving per batch made a backlog slow down as it went); a restart finds the
+  messages (each MOVE is a round trip and an index update on the server);
+  a restart finds the
   ``filed`` rows and moves them, checking the target folder first so that
   nothing is filed twice;
 * the highest UID seen advances only past messages that reached an end
