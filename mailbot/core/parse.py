@@ -30,7 +30,7 @@ from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datet
 
 from mailbot.core.addresses import SenderResult, parse_sender, recipients
 from mailbot.core.authres import parse_auth_results
-from mailbot.core.bigbodies import BlobPart, cut, decoded, link, restored
+from mailbot.core.bigbodies import BlobPart, cut, decoded, link, restored, unlink
 from mailbot.core.decoding import (
     decode_bytes,
     decode_words,
@@ -319,7 +319,11 @@ def _payload_bytes(part: Message) -> bytes:
     payload = part.get_payload()
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if isinstance(part, BlobPart) and part.blob is not None:
-        return decoded(part.blob, cte)
+        try:
+            return decoded(part.blob)
+        except binascii.Error:  # bad padding: the stdlib's lenient way, on the text
+            unlink(part)
+            payload = part.get_payload()
     if cte == "base64" and isinstance(payload, str) and payload.isascii():
         try:
             return binascii.a2b_base64(payload)  # an ASCII str is accepted as is: no copy
