@@ -197,11 +197,20 @@ class ParsePool:
             return _DIED
 
     def restart(self) -> None:
-        """Drop a pool whose worker died; the next task starts a new one."""
+        """Drop a pool whose worker died; the next task starts a new one.
+
+        The surviving workers are killed: Python 3.11's executor, once broken,
+        waits for them to exit, and they wait for work that will not come, so
+        the daemon could never exit.
+        """
         log.warning("a parser process died; starting the pool again")
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = None
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        survivors = getattr(executor, "_processes", None) or {}
+        for process in list(survivors.values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def _ready(self) -> ProcessPoolExecutor:
         executor = self._executor

@@ -158,3 +158,39 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+_DYING = """
+import sys
+from pathlib import Path
+from mailbot.app.workers import ParsePool
+from mailbot.config import Settings
+from mailbot.core.parse import Limits
+from mailbot.rules_file import load_rules
+from tests.app import dying_parser
+
+if __name__ == "__main__":
+    pool = ParsePool(Limits(), load_rules(Path(sys.argv[1])), Settings().trust, 2,
+                     parse=dying_parser.parse)
+    corpus = sorted(Path(sys.argv[2]).glob("d*.eml"))[:12]
+    raws = {i: p.read_bytes() for i, p in enumerate(corpus)}
+    raws[3] = dying_parser.KILL_MARK + b"\\r\\n" + raws[3]
+    print(sorted(uid for uid, parsed in pool.submit(raws).results().items() if parsed.error))
+    pool.close()
+"""
+
+
+def test_a_process_whose_worker_died_can_still_exit(tmp_path: Path) -> None:
+    """Python 3.11's broken executor waits for the surviving workers at exit; they are killed."""
+    script = tmp_path / "dying.py"
+    script.write_text(_DYING, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(ROOT / "rules"), str(corpus_dir())],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "[3]"), done.stderr
