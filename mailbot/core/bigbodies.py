@@ -97,7 +97,9 @@ def _whole_bodies(raw: bytes) -> Iterator[tuple[int, int]]:
             and _base64_part(raw, blank.start())
         ):
             yield begin, end
-        pos = max(end, begin)
+            pos = end
+        else:
+            pos = begin  # the blank line that ended this candidate may start the next
 
 
 def _alphabet_only(raw: bytes, begin: int, end: int) -> bool:

@@ -21,13 +21,15 @@ def _b64(data: bytes, eol: bytes = b"\r\n") -> bytes:
     return base64.encodebytes(data).replace(b"\n", eol)
 
 
-def _message(body_parts: list[bytes], eol: bytes = b"\r\n", boundary: bytes = b"BB") -> bytes:
+def _message(
+    body_parts: list[bytes], eol: bytes = b"\r\n", boundary: bytes = b"BB", gap: bytes = b""
+) -> bytes:
     head = (
         b"From: Co Lan <lan@thcspomlot.edu.vn>\r\nTo: truong@thcspomlot.edu.vn\r\n"
         b"Subject: Anh hoat dong\r\nMessage-ID: <big@x>\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
     ).replace(b"\r\n", eol)
-    parts = b"".join(b"--" + boundary + eol + part for part in body_parts)
+    parts = b"".join(b"--" + boundary + eol + part + gap for part in body_parts)
     return head + parts + b"--" + boundary + b"--" + eol
 
 
@@ -53,9 +55,10 @@ def _uncut(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> Mail:
     return mail
 
 
+@pytest.mark.parametrize("gap", [False, True], ids=["tight", "blank-line-before-boundary"])
 @pytest.mark.parametrize("eol", [b"\r\n", b"\n"])
 def test_big_attachment_is_decoded_from_the_raw_bytes(
-    eol: bytes, monkeypatch: pytest.MonkeyPatch
+    eol: bytes, gap: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     raw = _message(
         [
@@ -65,6 +68,7 @@ def test_big_attachment_is_decoded_from_the_raw_bytes(
             _attachment(PAYLOAD[:99], eol),
         ],
         eol,
+        gap=eol if gap else b"",
     )
     _pieces, runs = bigbodies.cut(raw, "n")
     assert len(runs) == 2  # both big runs cut out; the small one stays
