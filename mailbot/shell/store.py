@@ -84,6 +84,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 MAX_MESSAGE_ID = 998
 # Any number works; it only has to be the same in every mailbot process.
 PG_MIGRATION_LOCK = 0x6D61696C
+PG_REF_LOCK = 0x6D616972
 PROCESSED: tuple[MessageState, ...] = ("filed", "moved", "quarantined")
 
 
@@ -587,15 +588,16 @@ class Store:
 
         Called inside :meth:`together` with the filing that uses the number,
         it is taken under a lock held until that transaction ends: SQLite's
-        ``BEGIN IMMEDIATE`` write lock, or a PostgreSQL transaction-level
-        advisory lock on the number's stem; the unique ``ref`` column stays
-        the last guard.
+        ``BEGIN IMMEDIATE`` write lock, or one PostgreSQL transaction-level
+        advisory lock for all numbers; the unique ``ref`` column stays the
+        last guard. One lock, not one per stem: a batch's transaction takes
+        numbers of several stems, and two processes sharing the database
+        would otherwise each hold one stem and wait for the other's.
         """
         stem = f"{prefix}-{year:04d}-{month:02d}-"
         with self._tx() as s:
             if self._engine.dialect.name == "postgresql":
-                key = int.from_bytes(hashlib.sha256(stem.encode()).digest()[:8], "big", signed=True)
-                s.execute(select(func.pg_advisory_xact_lock(key)))
+                s.execute(select(func.pg_advisory_xact_lock(PG_REF_LOCK)))
             if self._engine.dialect.name == "sqlite":
                 last = s.scalar(_LAST_REF["sqlite"], {"pattern": stem + "*"})
             else:

@@ -8,6 +8,7 @@ order and leave nothing behind.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -447,3 +448,43 @@ def test_next_ref_counts_past_three_digits(store: Store) -> None:
                            raw_path="raw", attachments=[], outbox=[], now=NOW, ref=ref)  # fmt: skip
     assert store.next_ref("TB", 2026, 3) == "TB-2026-03-1001"
     assert store.next_ref("TB", 2026, 4) == "TB-2026-04-001"
+
+
+def test_two_batches_taking_numbers_of_two_stems_in_opposite_order(db_url: str) -> None:
+    """Two processes' batch transactions, one taking TB then PH, the other PH then TB:
+    no deadlock (one lock for all numbers, not one per stem), and no number twice."""
+    stores = [Store.open(db_url) for _ in range(2)]
+    stores[0].upgrade()
+    first_has_tb = threading.Event()
+    taken: list[str] = []
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with stores[0].together():
+                taken.append(stores[0].next_ref("TB", 2026, 3))
+                first_has_tb.set()
+                time.sleep(0.5)
+                taken.append(stores[0].next_ref("PH", 2026, 3))
+        except BaseException as exc:
+            errors.append(exc)
+            first_has_tb.set()
+
+    def second() -> None:
+        first_has_tb.wait(10)
+        try:
+            with stores[1].together():
+                taken.append(stores[1].next_ref("PH", 2026, 3))
+                taken.append(stores[1].next_ref("TB", 2026, 3))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for s in stores:
+        s.close()
+    assert errors == []
+    assert len(taken) == 4
