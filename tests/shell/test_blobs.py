@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import shutil
@@ -245,3 +247,23 @@ def test_a_folder_removed_behind_its_back_is_made_again(tmp_path: Path) -> None:
     assert again is not None and blobs.path(again).read_bytes() == b"two"
     assert blobs.remove_attachments(3) == 1
     assert blobs.put_attachment(3, att("c.pdf", b"three")) is not None
+
+
+def test_syncfs_refused_by_a_seccomp_filter_falls_back_to_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service sandbox may refuse syncfs(2) with EPERM: each file is fsynced instead."""
+
+    class Refusing:
+        def syncfs(self, fd: int) -> int:
+            ctypes.set_errno(errno.EPERM)
+            return -1
+
+    monkeypatch.setattr(blobs_mod, "_libc", Refusing)
+    fsyncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(blobs_mod.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    blobs = Blobs(tmp_path)
+    with blobs.synced_once():
+        blobs.put_raw(b"one")
+    assert len(fsyncs) == 2  # the file, then its folder
