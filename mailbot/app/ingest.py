@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailbot.app.facts import gather_facts
-from mailbot.app.workers import Parsed, ParsePool, Pending, parse_and_classify
+from mailbot.app.workers import Parsed, ParsePool, Pending, parse_here
 from mailbot.core.classify import classify
 from mailbot.core.compose import Renderer, compose
 from mailbot.core.decide import Plan, ReplyContext, decide, quarantine_plan
@@ -189,10 +189,7 @@ class Ingest:
         if self.pool is not None and self.parse is parse_message:  # not a test's own parser
             parsed = self.pool.submit(raws)
         else:
-            args = (self.limits, self.rules, self.policy, self.parse)
-            parsed = Pending(
-                [], {uid: parse_and_classify(raw, *args) for uid, raw in raws.items()}, raws
-            )
+            parsed = parse_here(raws, self.limits, self.rules, self.policy, self.parse)
         return _Fetched(batch, sizes, raws, parsed)
 
     def _batch(self, step: _Step, fetched: _Fetched) -> int:

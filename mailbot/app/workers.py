@@ -30,7 +30,7 @@ from mailbot.core.parse import Limits, parse_message
 from mailbot.core.rules import RuleSet
 from mailbot.core.trust import TrustPolicy
 
-__all__ = ["ParsePool", "Parsed", "Pending", "default_workers", "parse_and_classify"]
+__all__ = ["ParsePool", "Parsed", "Pending", "default_workers", "parse_and_classify", "parse_here"]
 
 log = logging.getLogger("mailbot.workers")
 
@@ -81,6 +81,21 @@ def parse_and_classify(
         return Parsed(mail, classify(mail, rules, policy))
     except Exception as exc:  # a classifier bug is a failed attempt, like any other
         return Parsed(mail, error=_portable(exc))
+
+
+def parse_here(
+    raws: Mapping[int, bytes],
+    limits: Limits,
+    rules: RuleSet,
+    policy: TrustPolicy,
+    parse: Parser = parse_message,
+) -> Pending:
+    """Parse and classify ``raws`` now, in this process, as a batch already done."""
+    return Pending(
+        [],
+        {uid: parse_and_classify(r, limits, rules, policy, parse) for uid, r in raws.items()},
+        raws,
+    )
 
 
 def _portable(exc: Exception) -> Exception:
@@ -178,8 +193,7 @@ class ParsePool:
         would cost more in inter-process traffic than the parse itself.
         """
         if self._workers < 1 or len(raws) < MIN_POOLED_BATCH:
-            done = {uid: parse_and_classify(r, *self._args) for uid, r in raws.items()}
-            return Pending([], done, raws)
+            return parse_here(raws, *self._args)
         executor = self._ready()
         uids = list(raws)
         size = max(1, -(-len(uids) // (self._workers * CHUNKS_PER_WORKER)))

@@ -136,7 +136,7 @@ def unlink(part: BlobPart) -> None:
     """Give ``part`` its original text back instead of its blob (a fallback)."""
     if part.blob is not None:
         text = bytes(part.blob).decode("ascii")
-        part.set_payload(text[:-2] if text.endswith("\r\n") else text[:-1])
+        part.set_payload(_without_last_break(text))
         part.blob, part.marker = None, b""
 
 
@@ -152,8 +152,13 @@ def _with_runs(payload: str, runs: list[memoryview], nonce: str) -> str:
             continue
         text = bytes(run).decode("ascii")
         payload = payload.replace(marker, text)
-        payload = payload.replace(marker[:-1], text[:-2] if text.endswith("\r\n") else text[:-1])
+        payload = payload.replace(marker[:-1], _without_last_break(text))
     return payload
+
+
+def _without_last_break(text: str) -> str:
+    """A run's text without its last line break (the parser gives it to the boundary)."""
+    return text[:-2] if text.endswith("\r\n") else text[:-1]
 
 
 def decoded(blob: memoryview) -> bytes:

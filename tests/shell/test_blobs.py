@@ -209,13 +209,19 @@ def test_synced_once_skips_the_sync_when_the_batch_fails(
     assert syncs == []
 
 
+def _counted_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Real fsyncs, each one's file descriptor recorded in the list returned."""
+    fsyncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(blobs_mod.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    return fsyncs
+
+
 def test_sync_all_fsyncs_each_file_and_folder_without_syncfs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(blobs_mod, "_syncfs", lambda root: False)
-    fsyncs: list[int] = []
-    real = os.fsync
-    monkeypatch.setattr(blobs_mod.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    fsyncs = _counted_fsyncs(monkeypatch)
     blobs = Blobs(tmp_path)
     with blobs.synced_once():
         blobs.put_raw(b"one")
@@ -260,9 +266,7 @@ def test_syncfs_refused_by_a_seccomp_filter_falls_back_to_fsync(
             return -1
 
     monkeypatch.setattr(blobs_mod, "_libc", Refusing)
-    fsyncs: list[int] = []
-    real = os.fsync
-    monkeypatch.setattr(blobs_mod.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    fsyncs = _counted_fsyncs(monkeypatch)
     blobs = Blobs(tmp_path)
     with blobs.synced_once():
         blobs.put_raw(b"one")
