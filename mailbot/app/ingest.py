@@ -132,6 +132,8 @@ class Ingest:
         last_uid = self._start_uid(uidvalidity)
         self._finish_pending(uidvalidity, report)
         uids = self.source.uids_after(last_uid)
+        if (pool := self._pool()) is not None:
+            pool.warm(len(uids))
         tick = progress(len(uids)) if progress and uids else None
         batches = list(_chunks(uids, self.batch_size))
         ahead = self._fetch(batches[0]) if batches else None
@@ -186,11 +188,15 @@ class Ingest:
         sizes = self.source.sizes(batch)
         small = [u for u in batch if sizes.get(u, 0) <= self.limits.max_message_bytes]
         raws = self.source.fetch_raw(small)
-        if self.pool is not None and self.parse is parse_message:  # not a test's own parser
-            parsed = self.pool.submit(raws)
+        if (pool := self._pool()) is not None:
+            parsed = pool.submit(raws)
         else:
             parsed = parse_here(raws, self.limits, self.rules, self.policy, self.parse)
         return _Fetched(batch, sizes, raws, parsed)
+
+    def _pool(self) -> ParsePool | None:
+        """The workers parsing goes to; None for none, or for a test's own parser."""
+        return self.pool if self.parse is parse_message else None
 
     def _batch(self, step: _Step, fetched: _Fetched) -> int:
         """File one batch, its moves left in ``step``; return the UID to resume after."""
@@ -267,7 +273,7 @@ class Ingest:
         raw: bytes,
         parsed: Parsed,
     ) -> bool:
-        raw_path = self.blobs.put_raw(raw)
+        raw_path = self.blobs.adopt(parsed.raw_path) if parsed.raw_path else self.blobs.put_raw(raw)
         mail, cls = parsed.mail, parsed.classification
         if not isinstance(mail, Mail):
             reason = mail.reason if isinstance(mail, Unparseable) else "no message"

@@ -156,6 +156,13 @@ def limits(settings: Settings) -> Limits:
     )
 
 
+def _pool(settings: Settings, rules: RuleSet, workers: int) -> ParsePool | None:
+    """The parse workers, which also store the raw messages; None for none."""
+    if not workers:
+        return None
+    return ParsePool(limits(settings), rules, settings.trust, workers, store=settings.store_dir)
+
+
 def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = True) -> App:
     """Load the rules, open the store (migrating it) and prepare the mailbox connection."""
     rules = load_rules(settings.rules_dir)
@@ -175,5 +182,5 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
         connect=source_factory(settings, tokens=tokens),
         templates=load_templates(),
         sender=make_sender(settings.smtp, settings.store_dir, tokens),
-        pool=ParsePool(limits(settings), rules, settings.trust, workers) if workers else None,
+        pool=_pool(settings, rules, workers),
     )

@@ -3,9 +3,13 @@
 Parsing and classifying are pure CPU work (``core.parse``, ``core.classify``)
 and most of a backlog's cost; the ledger, the files and the IMAP moves must
 stay in the daemon's one process, in order. So while the daemon files batch
-N, a pool of worker processes parses batch N+1 (the pool is started at the
-first large batch and lives as long as the app). Each worker receives the
-rules once, when it starts.
+N, a pool of worker processes parses batch N+1. The pool is started in the
+background when a pass first meets a backlog (batches are parsed in the
+daemon until it is ready) and lives as long as the app. Each worker
+receives the rules once, when it starts.
+
+A worker also stores each raw message (content-addressed, so harmless to
+repeat); the daemon syncs those files with its batch (``Blobs.adopt``).
 
 A worker that dies (a parser crash in C code, the kernel's OOM killer) takes
 only the messages it held: they count as failed attempts, the pool is started
@@ -16,19 +20,26 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.context
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from multiprocessing.popen_spawn_posix import Popen
+from pathlib import Path
 
 from mailbot.core.classify import classify
 from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import Limits, parse_message
 from mailbot.core.rules import RuleSet
 from mailbot.core.trust import TrustPolicy
+from mailbot.errors import StoreError
+from mailbot.shell.blobs import Blobs
 
 __all__ = ["ParsePool", "Parsed", "Pending", "default_workers", "parse_and_classify", "parse_here"]
 
@@ -46,11 +57,15 @@ Parser = Callable[[bytes, Limits], Mail | Unparseable]
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """One message parsed and classified, or the error of a parser or classifier bug."""
+    """One message parsed and classified, or the error of a parser or classifier bug.
+
+    ``raw_path``: where a worker stored the raw message, not yet synced.
+    """
 
     mail: Mail | Unparseable | None
     classification: Classification | None = None
     error: Exception | None = None
+    raw_path: str | None = None
 
 
 def default_workers() -> int:
@@ -105,12 +120,48 @@ def _portable(exc: Exception) -> Exception:
 
 # The rules of a worker process, set once by its initializer.
 _worker: tuple[Limits, RuleSet, TrustPolicy, Parser] | None = None
+_blobs: Blobs | None = None
 
 
-def _start_worker(limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser) -> None:
-    global _worker  # noqa: PLW0603 - one per worker process, set once at its start
+def _start_worker(
+    limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser, store: Path | None
+) -> None:
+    global _worker, _blobs  # noqa: PLW0603 - one per worker process, set once at its start
     _worker = (limits, rules, policy, parse)
+    _blobs = Blobs(store, synced_elsewhere=True) if store is not None else None
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Keep a spawned worker from running the daemon's own script again.
+
+    ``multiprocessing``'s spawn imports the parent's ``__main__`` script in
+    each child (for ``mailbot``'s entry script: the whole CLI, 0.5 s and
+    55 MB more per worker), though a worker needs only this module. The
+    child skips that when the script has no ``__file__`` (run with ``-m``,
+    its name ends in ``__main__`` and is skipped anyway).
+    """
+    main = sys.modules["__main__"]
+    path = main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        if path is not None:
+            main.__file__ = path
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process that does not import the daemon's script (see above)."""
+
+    @staticmethod
+    def _Popen(process_obj: multiprocessing.process.BaseProcess) -> Popen:  # noqa: N802 - overrides
+        with _main_script_hidden():
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -127,7 +178,17 @@ def _exit_with_parent(parent: int) -> None:
 def _in_worker(raws: list[bytes]) -> list[Parsed]:
     if _worker is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("worker started without its rules")
-    return [parse_and_classify(raw, *_worker) for raw in raws]
+    return [_stored(raw, parse_and_classify(raw, *_worker)) for raw in raws]
+
+
+def _stored(raw: bytes, parsed: Parsed) -> Parsed:
+    """``parsed`` with ``raw`` written to the store; on a disk error the daemon writes it."""
+    if _blobs is None:
+        return parsed
+    try:
+        return replace(parsed, raw_path=_blobs.put_raw(raw))
+    except StoreError:
+        return parsed
 
 
 @dataclass
@@ -180,19 +241,54 @@ class ParsePool:
         rules: RuleSet,
         policy: TrustPolicy,
         workers: int,
+        *,
         parse: Parser = parse_message,
+        store: Path | None = None,
     ) -> None:
+        """Workers for these rules; with ``store``, they also store the raw messages there.
+
+        ``parse`` must be importable by its module's name: a worker does
+        not run the daemon's own script.
+        """
         self._args = (limits, rules, policy, parse)
+        self._store = store
         self._workers = workers
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._warming: threading.Thread | None = None
+
+    def warm(self, messages: int) -> None:
+        """Start the workers in a background thread when ``messages`` are about to come.
+
+        Starting a worker blocks its parent until the child has imported
+        mailbot and read the rules (about 0.4 s here); meanwhile the daemon
+        reads and files the first batches itself. Nothing is started for
+        fewer messages than a pooled batch, or when the workers are running.
+        """
+        if messages < MIN_POOLED_BATCH or self._workers < 1:
+            return
+        if self._executor is not None or self._is_warming():
+            return
+        self._warming = threading.Thread(target=self._start, name="mailbot-pool-start", daemon=True)
+        self._warming.start()
+
+    def _start(self) -> None:
+        try:
+            self._ready().submit(os.getpid).result()
+        except BrokenProcessPool:
+            self.restart()
+
+    def _is_warming(self) -> bool:
+        return self._warming is not None and self._warming.is_alive()
 
     def submit(self, raws: Mapping[int, bytes]) -> Pending:
         """Start parsing ``raws``; a small batch, or a pool of no workers, is parsed now.
 
+        So is any batch while the workers are starting (see :meth:`warm`).
         The batch goes out in a few chunks per worker: one task per message
         would cost more in inter-process traffic than the parse itself.
         """
-        if self._workers < 1 or len(raws) < MIN_POOLED_BATCH:
+        if self._workers < 1 or len(raws) < MIN_POOLED_BATCH or self._is_warming():
             return parse_here(raws, *self._args)
         executor = self._ready()
         uids = list(raws)
@@ -218,7 +314,8 @@ class ParsePool:
         the daemon could never exit.
         """
         log.warning("a parser process died; starting the pool again")
-        executor, self._executor = self._executor, None
+        with self._lock:
+            executor, self._executor = self._executor, None
         if executor is None:
             return
         survivors = getattr(executor, "_processes", None) or {}
@@ -227,19 +324,22 @@ class ParsePool:
         executor.shutdown(wait=False, cancel_futures=True)
 
     def _ready(self) -> ProcessPoolExecutor:
-        executor = self._executor
-        if executor is None:
-            executor = ProcessPoolExecutor(
-                max_workers=self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=self._args,
-            )
-            self._executor = executor
-        return executor
+        with self._lock:
+            executor = self._executor
+            if executor is None:
+                executor = ProcessPoolExecutor(
+                    max_workers=self._workers,
+                    mp_context=_WorkerContext(),
+                    initializer=_start_worker,
+                    initargs=(*self._args, self._store),
+                )
+                self._executor = executor
+            return executor
 
     def close(self) -> None:
         """Stop the worker processes (they hold no state worth waiting for)."""
+        if self._warming is not None:
+            self._warming.join()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -99,8 +99,15 @@ def _candidates(name: str) -> Iterator[str]:
 class Blobs:
     """Raw ``.eml`` files and attachments under ``root`` (the store folder)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, synced_elsewhere: bool = False) -> None:
+        """Blobs under ``root``.
+
+        With ``synced_elsewhere`` nothing written here is synced: for a parse
+        worker, whose files the daemon makes durable with its batch
+        (:meth:`adopt`).
+        """
         self.root = root.resolve()
+        self._synced_elsewhere = synced_elsewhere
         self._unsynced: list[Path] | None = None
         self._folders: set[Path] = set()  # made (or found) already: one mkdir check each
 
@@ -138,6 +145,20 @@ class Blobs:
                 self._write(target, raw, replace=True)
         return rel
 
+    def adopt(self, rel: str) -> str:
+        """Take on a file another process wrote unsynced (a parse worker's raw message).
+
+        It is made durable with this batch's files (:meth:`synced_once`), or
+        at once outside a batch; returns ``rel``.
+        """
+        target = self.path(rel)
+        with self._io(rel):
+            if self._unsynced is not None:
+                self._unsynced.append(target)
+            else:
+                _sync_all(self.root, [target])
+        return rel
+
     def put_attachment(self, record_id: int, att: Attachment) -> str | None:
         """Store one attachment of message ``record_id``; None when it was skipped.
 
@@ -167,12 +188,13 @@ class Blobs:
 
     def _write(self, target: Path, data: bytes, *, replace: bool) -> bool:
         pending = self._unsynced
+        sync = pending is None and not self._synced_elsewhere
         try:
-            placed = _write_atomic(target, data, replace=replace, sync=pending is None)
+            placed = _write_atomic(target, data, replace=replace, sync=sync)
         except FileNotFoundError:  # its folder was removed since we made it (retention)
             self._folders.discard(target.parent)
             self._make_dirs(target.parent)
-            placed = _write_atomic(target, data, replace=replace, sync=pending is None)
+            placed = _write_atomic(target, data, replace=replace, sync=sync)
         if placed and pending is not None:
             pending.append(target)
         return placed

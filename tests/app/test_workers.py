@@ -3,9 +3,11 @@ worker's death is pinned on the one message that caused it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -22,6 +24,7 @@ from mailbot.core.model import Mail
 from mailbot.core.parse import Limits
 from mailbot.core.rules import RuleSet
 from mailbot.rules_file import load_rules
+from mailbot.shell.blobs import Blobs
 from tests.app import dying_parser
 from tests.app.helpers import ROOT, copies, folder_contents, settings_for
 from tests.corpus import corpus_dir
@@ -194,3 +197,81 @@ def test_a_process_whose_worker_died_can_still_exit(tmp_path: Path) -> None:
         check=False,
     )
     assert (done.returncode, done.stdout.strip()) == (0, "[3]"), done.stderr
+
+
+def test_workers_store_the_raw_messages(rules: RuleSet, tmp_path: Path) -> None:
+    """Each raw message is written by the worker, at its content address, for the daemon."""
+    raws = _corpus(12)
+    pool = ParsePool(LIMITS, rules, TRUST, workers=1, store=tmp_path)
+    try:
+        got = pool.submit(raws).results()
+    finally:
+        pool.close()
+    blobs = Blobs(tmp_path)
+    for uid, raw in raws.items():
+        digest = hashlib.sha256(raw).hexdigest()
+        assert got[uid].raw_path == f"raw/{digest[:2]}/{digest}.eml"
+        assert blobs.read_raw(f"raw/{digest[:2]}/{digest}.eml") == raw
+
+
+def test_warm_starts_the_workers_in_the_background(
+    rules: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches met while the workers start are parsed here; the next go to the workers."""
+    pool = ParsePool(LIMITS, rules, TRUST, workers=1, store=tmp_path)
+    try:
+        pool.warm(MIN_POOLED_BATCH - 1)
+        assert pool._warming is None and pool._executor is None  # too few to be worth it
+        gate = threading.Event()
+        start = pool._start
+        monkeypatch.setattr(pool, "_start", lambda: (gate.wait(10), start()))
+        pool.warm(500)
+        early = pool.submit(_corpus(10))
+        assert early.chunks == []
+        assert all(p.raw_path is None for p in early.results().values())  # parsed here
+        gate.set()
+        assert pool._warming is not None
+        pool._warming.join(30)
+        late = pool.submit(_corpus(10))
+        assert late.chunks
+        assert all(p.raw_path for p in late.results().values())  # by a worker
+    finally:
+        pool.close()
+
+
+_IMPORTS = """
+import os
+import sys
+from pathlib import Path
+
+with open(os.environ["IMPORTS_LOG"], "a", encoding="utf-8") as log:
+    print(__name__, file=log)
+
+from mailbot.app.workers import ParsePool
+from mailbot.config import Settings
+from mailbot.core.parse import Limits
+from mailbot.rules_file import load_rules
+
+if __name__ == "__main__":
+    pool = ParsePool(Limits(), load_rules(Path(sys.argv[1])), Settings().trust, workers=1)
+    parsed = pool.submit({i: b"Subject: x\\r\\n\\r\\nbody" for i in range(10)}).results()
+    pool.close()
+    print(len(parsed))
+"""
+
+
+def test_a_worker_does_not_run_the_daemons_script(tmp_path: Path) -> None:
+    """Spawn would import the daemon's script (the whole CLI) in every worker; it is skipped."""
+    script, imports = tmp_path / "daemon.py", tmp_path / "imports.log"
+    script.write_text(_IMPORTS, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(ROOT / "rules")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT), "IMPORTS_LOG": str(imports)},
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "10"), done.stderr
+    assert imports.read_text(encoding="utf-8").split() == ["__main__"]

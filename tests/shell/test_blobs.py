@@ -271,3 +271,35 @@ def test_syncfs_refused_by_a_seccomp_filter_falls_back_to_fsync(
     with blobs.synced_once():
         blobs.put_raw(b"one")
     assert len(fsyncs) == 2  # the file, then its folder
+
+
+def test_a_workers_blobs_are_never_synced_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parse worker writes raw files unsynced, even outside a batch: the daemon syncs them."""
+    fsyncs = _counted_fsyncs(monkeypatch)
+    worker = Blobs(tmp_path, synced_elsewhere=True)
+    rel = worker.put_raw(b"raw message")
+    assert fsyncs == []
+    assert Blobs(tmp_path).read_raw(rel) == b"raw message"
+
+
+def test_adopted_files_are_synced_with_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without syncfs, a file a worker wrote is fsynced with the batch, or at once outside one."""
+    monkeypatch.setattr(blobs_mod, "_syncfs", lambda root: False)
+    fsyncs = _counted_fsyncs(monkeypatch)
+    worker, daemon = Blobs(tmp_path, synced_elsewhere=True), Blobs(tmp_path)
+    first, second = worker.put_raw(b"one"), worker.put_raw(b"two")
+    with daemon.synced_once():
+        assert daemon.adopt(first) == first
+        assert fsyncs == []
+    assert len(fsyncs) == 2  # the file, then its folder
+    daemon.adopt(second)
+    assert len(fsyncs) == 4
+
+
+def test_adopt_refuses_a_path_outside_the_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="outside"):
+        Blobs(tmp_path / "store").adopt("../elsewhere.eml")
