@@ -160,8 +160,8 @@ class PhraseIndex:
                 seconds = (
                     bucket.by_fold.get(nxt.folded) if nxt.plain else bucket.by_key.get(nxt.key)
                 )
-                for entry in seconds or ():
-                    if _matches_at(entry[1], analysed, i):
+                for entry in seconds or ():  # two syllables: both compared by the look-ups
+                    if len(entry[1].keys) == 2 or _matches_at(entry[1], analysed, i):
                         counts[entry] = counts.get(entry, 0) + 1
         self._regex_hits(raw, counts)
         out: dict[str, list[Match]] = {}
