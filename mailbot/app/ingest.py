@@ -238,12 +238,7 @@ class Ingest:
     def _claim(
         self, step: _Step, uid: int, raw: bytes | None, size: int, mail: Mail | Unparseable | None
     ) -> MessageRecord:
-        if raw is None:
-            sha = f"oversize-{uid}-{size}"
-        elif isinstance(mail, Mail | Unparseable):  # the parser hashed the same bytes
-            sha = mail.sha256
-        else:
-            sha = hashlib.sha256(raw).hexdigest()
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else f"oversize-{uid}-{size}"
         message_id = mail.message_id if isinstance(mail, Mail) else f"<{sha}@mailbot.invalid>"
         now = self.clock.now()
         claim = self.store.claim(
