@@ -233,7 +233,12 @@ def _submit(executor: ProcessPoolExecutor, raws: list[bytes]) -> Future[list[Par
 
 
 class ParsePool:
-    """Worker processes for :func:`parse_and_classify`; started lazily, restarted after a death."""
+    """Worker processes for :func:`parse_and_classify`; started lazily, restarted after a death.
+
+    Where no process can be started (no ``/dev/shm`` for the pool's locks, a
+    process limit), the pool says so once in the log and parses in the
+    daemon's process from then on: slower, but nothing waits.
+    """
 
     def __init__(
         self,
@@ -261,7 +266,7 @@ class ParsePool:
         """Start the workers in a background thread when ``messages`` are about to come.
 
         Starting a worker blocks its parent until the child has imported
-        mailbot and read the rules (about 0.4 s here); meanwhile the daemon
+        the parser and read the rules (0.1–0.2 s here); meanwhile the daemon
         reads and files the first batches itself. Nothing is started for
         fewer messages than a pooled batch, or when the workers are running.
         """
@@ -277,6 +282,8 @@ class ParsePool:
             self._ready().submit(os.getpid).result()
         except BrokenProcessPool:
             self.restart()
+        except OSError as exc:
+            self._give_up(exc)
 
     def _is_warming(self) -> bool:
         return self._warming is not None and self._warming.is_alive()
@@ -290,21 +297,41 @@ class ParsePool:
         """
         if self._workers < 1 or len(raws) < MIN_POOLED_BATCH or self._is_warming():
             return parse_here(raws, *self._args)
-        executor = self._ready()
         uids = list(raws)
         size = max(1, -(-len(uids) // (self._workers * CHUNKS_PER_WORKER)))
         chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
-        return Pending(
-            [(c, _submit(executor, [raws[u] for u in c])) for c in chunks], {}, raws, self
-        )
+        try:
+            executor = self._ready()
+            sent = [(c, _submit(executor, [raws[u] for u in c])) for c in chunks]
+        except OSError as exc:
+            self._give_up(exc)
+            return parse_here(raws, *self._args)
+        return Pending(sent, {}, raws, self)
 
     def alone(self, raw: bytes) -> Parsed:
         """Parse one message in a worker of its own making; its death is its error."""
+        if self._workers < 1:
+            return parse_and_classify(raw, *self._args)
         try:
             return self._ready().submit(_in_worker, [raw]).result()[0]
         except BrokenProcessPool:
             self.restart()
             return _DIED
+        except OSError as exc:
+            self._give_up(exc)
+            return parse_and_classify(raw, *self._args)
+
+    def _give_up(self, exc: OSError) -> None:
+        """No worker can be started here: parse in the daemon's process from now on."""
+        log.error(
+            "cannot start parse workers (%s); parsing in the daemon's process instead",
+            exc.strerror or exc,
+        )
+        with self._lock:
+            self._workers = 0
+            executor, self._executor = self._executor, None
+        if executor is not None:  # batches already handed out are still parsed
+            executor.shutdown(wait=False)
 
     def restart(self) -> None:
         """Drop a pool whose worker died; the next task starts a new one.

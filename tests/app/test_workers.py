@@ -3,6 +3,7 @@ worker's death is pinned on the one message that caused it."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailbot.app import ingest as ingest_mod
+from mailbot.app import workers as workers_mod
 from mailbot.app.daemon import Daemon
 from mailbot.app.wiring import App, build
 from mailbot.app.workers import MIN_POOLED_BATCH, Parsed, ParsePool, parse_and_classify
@@ -275,3 +277,35 @@ def test_a_worker_does_not_run_the_daemons_script(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout.strip()) == (0, "10"), done.stderr
     assert imports.read_text(encoding="utf-8").split() == ["__main__"]
+
+
+@pytest.mark.parametrize("fails_at", ["start", "submit"])
+def test_a_pool_that_cannot_start_parses_here(
+    rules: RuleSet, fails_at: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No /dev/shm, or a process limit: one error in the log, then parsing in the daemon."""
+    made: list[object] = []
+
+    class Unstartable:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            made.append(self)
+            if fails_at == "start":
+                raise OSError(errno.ENOSYS, "Function not implemented")
+
+        def submit(self, *args: object, **kwargs: object) -> object:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            pass
+
+    monkeypatch.setattr(workers_mod, "ProcessPoolExecutor", Unstartable)
+    pool = ParsePool(LIMITS, rules, TRUST, workers=2)
+    first = pool.submit(_corpus(12))
+    second = pool.submit(_corpus(12))
+    pool.warm(1000)
+    pool.close()
+    assert first.chunks == [] and second.chunks == []
+    assert all(isinstance(p.mail, Mail) for p in first.results().values())
+    assert len(made) == 1  # tried once, not for every batch
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "cannot start parse workers" in errors[0]
