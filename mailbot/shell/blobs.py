@@ -47,6 +47,7 @@ WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"{port}{n}" for port in ("COM", "LPT") for n in "123456789¹²³"]
 )
+_RAW_PATH = re.compile(r"raw/([0-9a-f]{2})/\1[0-9a-f]{62}\.eml")
 # Path separators and characters Windows refuses in a name.
 _UNSAFE = re.compile(r'[/\\<>:"|?*]')
 
@@ -151,7 +152,9 @@ class Blobs:
         It is made durable with this batch's files (:meth:`synced_once`), or
         at once outside a batch; returns ``rel``.
         """
-        target = self.path(rel)
+        if not _RAW_PATH.fullmatch(rel):
+            raise StoreError(f"refusing {rel!r}: not a raw message's path (raw/ab/<sha256>.eml)")
+        target = self.root / rel  # hex digits only: nothing to resolve
         with self._io(rel):
             if self._unsynced is not None:
                 self._unsynced.append(target)

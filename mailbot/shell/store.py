@@ -130,9 +130,9 @@ _LAST_REF = {
     .order_by(*_LAST_REF_ORDER)
     .limit(1),
 }
-# Counted only up to the cap that the caller compares them with (``limit``):
-# a backlog queues thousands of receipts in a day, and counting them all for
-# every message made filing it slower as it went.
+# Counted only up to the cap that the caller compares them with: a backlog
+# queues thousands of receipts in a day, and counting them all for every
+# message made filing it slower as it went. Both counts in one statement.
 _ACKS_TO_SENDER = select(func.count()).select_from(
     select(OutboxRow.id)
     .join(MessageRow, OutboxRow.cause_id == MessageRow.id)
@@ -143,15 +143,16 @@ _ACKS_TO_SENDER = select(func.count()).select_from(
             bindparam("start"), bindparam("end")
         ),
     )
-    .limit(bindparam("limit"))
+    .limit(bindparam("sender_cap"))
     .subquery()
 )
 _ACKS_SINCE = select(func.count()).select_from(
     select(OutboxRow.id)
     .where(OutboxRow.purpose == "ack", OutboxRow.created_at >= bindparam("since"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("day_cap"))
     .subquery()
 )
+_REPLY_COUNTS = select(_ACKS_TO_SENDER.scalar_subquery(), _ACKS_SINCE.scalar_subquery())
 _DELETE_ATTACHMENTS = delete(AttachmentRow).where(AttachmentRow.record_id == bindparam("record_id"))
 # Core statements on the tables (no ORM unit of work); [False] SQLite, [True] PostgreSQL.
 _CLAIM = {
@@ -649,18 +650,17 @@ class Store:
         old mail spread over months is not capped, while a robot answering
         every receipt (its replies dated minutes apart) is.
         """
-        window = {
+        params = {
             "address": address,
             "start": around - timedelta(hours=1),
             "end": around + timedelta(hours=1),
-            "limit": caps[0],
+            "sender_cap": caps[0],
+            "since": now - timedelta(days=1),
+            "day_cap": caps[1],
         }
-        day = {"since": now - timedelta(days=1), "limit": caps[1]}
         with self._tx() as s:
-            c = _core(s)
-            to_sender = c.scalar(_ACKS_TO_SENDER, window)
-            today = c.scalar(_ACKS_SINCE, day)
-            return int(to_sender or 0), int(today or 0)
+            row = _core(s).execute(_REPLY_COUNTS, params).one()
+            return int(row[0] or 0), int(row[1] or 0)
 
     @_guarded
     def records(

@@ -300,6 +300,9 @@ def test_adopted_files_are_synced_with_the_batch(
     assert len(fsyncs) == 4
 
 
-def test_adopt_refuses_a_path_outside_the_store(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="outside"):
-        Blobs(tmp_path / "store").adopt("../elsewhere.eml")
+@pytest.mark.parametrize(
+    "rel", ["../elsewhere.eml", f"raw/ab/../../{'a' * 64}.eml", f"raw/cd/{'a' * 64}.eml", ""]
+)
+def test_adopt_takes_raw_message_paths_only(tmp_path: Path, rel: str) -> None:
+    with pytest.raises(StoreError, match="not a raw message"):
+        Blobs(tmp_path / "store").adopt(rel)
