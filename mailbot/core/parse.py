@@ -49,6 +49,7 @@ from mailbot.core.quotes import new_text
 __all__ = ["DEFAULT_LIMITS", "Limits", "parse_message"]
 
 _MSG_ID = re.compile(r"<[^<>\s]+>")
+_BLANK_LINE = re.compile(rb"\n\r?\n")  # the end of a header block, either line ending
 _MAX_DEFECTS = 50
 _CHUNK = 64 * 1024
 _MAX_DEFECT_CHARS = 160
@@ -110,8 +111,8 @@ def _short(text: str) -> str:
 
 def _header_block_size(raw: bytes, limit: int) -> int:
     """Bytes before the first empty line (RFC 5322 section 2.1), searched up to ``limit``."""
-    ends = [i for i in (raw.find(b"\n\n", 0, limit), raw.find(b"\n\r\n", 0, limit)) if i >= 0]
-    return min(ends) if ends else min(len(raw), limit + 1)
+    blank = _BLANK_LINE.search(raw, 0, limit)
+    return blank.start() if blank else min(len(raw), limit + 1)
 
 
 def _oversize(raw: bytes, limits: Limits) -> str | None:
