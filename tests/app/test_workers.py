@@ -114,6 +114,11 @@ def test_pipelined_pass_with_workers_files_everything_once(
     assert contents["INBOX"] == []
     assert sum(copies(contents).values()) == 48
     assert pooled_app.store.counts().by_state == {"moved": 48}
+    with pooled_app.store.connection() as conn:
+        stored = conn.exec_driver_sql("SELECT sha256, raw_path FROM messages").all()
+    for sha, raw_path in stored:  # written by the workers, synced by the daemon
+        assert hashlib.sha256(pooled_app.blobs.read_raw(raw_path)).hexdigest() == sha
+    assert len(stored) == 48
     with closing(pooled_app.connect()) as source:
         assert pooled_app.ingest(source).run_pass().seen == 0
 
