@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,6 +48,10 @@ __all__ = ["Ingest", "PassReport"]
 
 log = logging.getLogger("mailbot.ingest")
 MOVE_EVERY = 1000
+# A batch holds at most this much mail (a larger message is fetched alone);
+# with the batch read ahead, a backlog of photos and videos stays within
+# two of these in memory however many messages a batch may count.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
 Progress = Callable[[int], None]
 
 
@@ -135,15 +139,13 @@ class Ingest:
         if (pool := self._pool()) is not None:
             pool.warm(len(uids))
         tick = progress(len(uids)) if progress and uids else None
-        batches = list(_chunks(uids, self.batch_size))
-        ahead = self._fetch(batches[0]) if batches else None
+        batches = self._batches(uids)
+        ahead = self._fetch(next(batches, None))
         moves = _Moves()
-        for index in range(len(batches)):
-            if self.stop_requested() or ahead is None:
-                break
+        while ahead is not None and not self.stop_requested():
             current = ahead
             # The next batch is read and handed to the parsers while this one is filed.
-            ahead = self._fetch(batches[index + 1]) if index + 1 < len(batches) else None
+            ahead = self._fetch(next(batches, None))
             resume = self._batch(_Step(uidvalidity, moves, report), current)
             self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
             if len(moves) >= MOVE_EVERY:
@@ -183,9 +185,32 @@ class Ingest:
             moves.add(record.folder, record.uid, record.id)
         self._move(moves, report)
 
-    def _fetch(self, batch: Sequence[int]) -> _Fetched:
+    def _batches(self, uids: Sequence[int]) -> Iterator[tuple[list[int], dict[int, int]]]:
+        """``uids`` in batches of at most ``batch_size`` messages and ``MAX_BATCH_BYTES``.
+
+        Each batch comes with the sizes the server reported. A message over
+        the size limit is not fetched, so it weighs nothing here.
+        """
+        for chunk in _chunks(uids, self.batch_size):
+            sizes = self.source.sizes(chunk)
+            batch: list[int] = []
+            weight = 0
+            for uid in chunk:
+                size = sizes.get(uid, 0)
+                size = size if size <= self.limits.max_message_bytes else 0
+                if batch and weight + size > MAX_BATCH_BYTES:
+                    yield batch, sizes
+                    batch, weight = [], 0
+                batch.append(uid)
+                weight += size
+            if batch:
+                yield batch, sizes
+
+    def _fetch(self, planned: tuple[list[int], dict[int, int]] | None) -> _Fetched | None:
         """Read one batch (messages over the size limit are not fetched) and start parsing it."""
-        sizes = self.source.sizes(batch)
+        if planned is None:
+            return None
+        batch, sizes = planned
         small = [u for u in batch if sizes.get(u, 0) <= self.limits.max_message_bytes]
         raws = self.source.fetch_raw(small)
         if (pool := self._pool()) is not None:

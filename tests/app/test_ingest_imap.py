@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from mailbot.app import ingest as ingest_mod
 from mailbot.app.daemon import Daemon
 from mailbot.app.wiring import App, build
 from mailbot.core.model import Unparseable
@@ -77,6 +78,32 @@ def test_incremental_sync_fetches_only_new_mail(dovecot: Dovecot, app: App) -> N
     report = Daemon(app).run_once()
     assert (report.seen, report.filed) == (3, 3)
     assert Daemon(app).run_once().seen == 0
+
+
+def test_a_backlog_is_read_in_batches_bounded_in_bytes(
+    dovecot: Dovecot, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large mail (photos, videos) is fetched a few megabytes at a time, not 100 messages."""
+    corpus = _corpus()[:14]
+    bound = max(len(raw) for raw in corpus)  # the largest message fits, alone
+    monkeypatch.setattr(ingest_mod, "MAX_BATCH_BYTES", bound)
+    for raw in corpus:
+        dovecot.append("INBOX", raw)
+    fetched: list[list[int]] = []
+    with closing(app.connect()) as source:
+        fetch = source.fetch_raw
+
+        def recording(uids: Sequence[int]) -> dict[int, bytes]:
+            raws = fetch(uids)
+            fetched.append([len(raw) for raw in raws.values()])
+            return raws
+
+        monkeypatch.setattr(source, "fetch_raw", recording)
+        report = app.ingest(source).run_pass()
+    assert (report.filed + report.quarantined, report.moved) == (14, 14)
+    assert sorted(n for batch in fetched for n in batch) == sorted(len(r) for r in corpus)
+    assert len(fetched) > 1 and all(sum(batch) <= bound for batch in fetched)
+    assert folder_contents(dovecot)["INBOX"] == []
 
 
 def test_seen_flag_is_neither_needed_nor_set(dovecot: Dovecot, app: App) -> None:
