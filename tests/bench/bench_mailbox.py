@@ -32,6 +32,8 @@ and measures, each time beside a baseline taken in the same run:
 3. Peak memory. A child process files one ~25 MB message (an ~18 MB
    attachment, ~24 MB once base64-encoded) and reports its peak RSS, beside
    a child that only imports mailbot and builds the app. Goal: <= 150 MB.
+   Then a child files a backlog of 16 messages of ~5.5 MB (photos, videos),
+   which batches bounded in bytes keep from all being in memory at once.
 
 Everything (Dovecot, the daemon, temporary directories) is cleaned up on exit,
 Ctrl-C included.
@@ -85,6 +87,8 @@ LATENCY_MESSAGES = 30
 POLL_SECONDS = 0.02
 APPEND_CONNECTIONS = 2
 BIG_ATTACHMENT_BYTES = 18 * 1024 * 1024  # ~24 MB base64, ~25 MB message; < 20 MB limit
+BACKLOG_MESSAGES = 16  # ... and a backlog of photo/video mail: 16 x ~5.5 MB
+BACKLOG_ATTACHMENT_BYTES = 4 * 1024 * 1024
 
 _MESSAGE_ID = re.compile(rb"(?im)^message-id:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n")
 
@@ -112,16 +116,16 @@ def make_messages(n: int, prefix: str) -> list[bytes]:
     return [unique_copy(base[i % len(base)], f"{prefix}-{i}") for i in range(n)]
 
 
-def big_message(attachment_bytes: int) -> bytes:
+def big_message(attachment_bytes: int, seed: int = 25) -> bytes:
     """One mail with a large base64 attachment (random bytes: incompressible, like video)."""
-    payload = base64.encodebytes(random.Random(25).randbytes(attachment_bytes))
+    payload = base64.encodebytes(random.Random(seed).randbytes(attachment_bytes))
     payload = payload.replace(b"\n", b"\r\n")
     head = (
         "From: =?utf-8?B?Q8O0IEdpw6FvIEzDom0=?= <lamnt@thcspomlot.edu.vn>\r\n"
         "To: truyenthong@thcspomlot.edu.vn\r\n"
         "Subject: =?utf-8?B?VmlkZW8gbOG7hSBraGFpIGdp4bqjbmc=?=\r\n"
         "Date: Mon, 09 Mar 2026 08:00:00 +0700\r\n"
-        "Message-ID: <bench-big@bench.invalid>\r\n"
+        f"Message-ID: <bench-big-{seed}@bench.invalid>\r\n"
         "MIME-Version: 1.0\r\n"
         'Content-Type: multipart/mixed; boundary="b1"\r\n'
         "\r\n"
@@ -720,6 +724,7 @@ def memory_child(mode: str, port: int, store: Path) -> None:
             report = Daemon(app).run_once()
             result.update(seconds=time.perf_counter() - start, filed=report.filed,
                           quarantined=report.quarantined, moved=report.moved)  # fmt: skip
+        result["workers_hwm_mb"] = [_vm_hwm_mb(pid) for pid in _worker_pids(app)]
     finally:
         app.close()
     result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -727,13 +732,18 @@ def memory_child(mode: str, port: int, store: Path) -> None:
     print(json.dumps(result))
 
 
-def _vm_hwm_mb() -> float:
-    """Peak RSS of this process image (``VmHWM``), which starts afresh at execve.
+def _worker_pids(app: Any) -> list[int]:
+    executor = app.pool._executor if app.pool is not None else None
+    return list(getattr(executor, "_processes", None) or {})
+
+
+def _vm_hwm_mb(pid: int | str = "self") -> float:
+    """Peak RSS of a process image (``VmHWM``), which starts afresh at execve.
 
     ``ru_maxrss`` does not: Linux keeps it across execve, so a child started
     by a parent holding 250 MB reports at least those 250 MB.
     """
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -775,6 +785,20 @@ def bench_memory(server: Server) -> None:
           f"{filed['quarantined']} quarantined, {filed['moved']} moved; "
           f"{peak - base['hwm_mb']:.1f} MB above the baseline")  # fmt: skip
     print(f"peak {peak:.1f} MB (goal <= 150 MB: {'MET' if peak <= 150 else 'NOT MET'})")
+
+    backlog = [big_message(BACKLOG_ATTACHMENT_BYTES, seed) for seed in range(BACKLOG_MESSAGES)]
+    size = sum(len(m) for m in backlog)
+    wipe_mail(dovecot)
+    append_all(dovecot, backlog)
+    del backlog
+    filed = run_child(dovecot, "file", server.tempdir("mem-backlog"))
+    workers = filed.get("workers_hwm_mb") or []
+    each = size / BACKLOG_MESSAGES / 2**20
+    print(f"\nA backlog of {BACKLOG_MESSAGES} messages of {each:.1f} MiB "
+          f"({size / 2**20:.0f} MiB) filed in {filed['seconds']:.2f} s "
+          f"({filed['filed']} filed): daemon peak {filed['hwm_mb']:.1f} MB "
+          f"({filed['hwm_mb'] - base['hwm_mb']:.1f} above the baseline); parse workers "
+          f"{', '.join(f'{w:.1f}' for w in workers) or 'none started'} MB")  # fmt: skip
 
 
 # -- main ---------------------------------------------------------------------------
