@@ -51,6 +51,7 @@ MAX_DEFAULT_WORKERS = 4
 MIN_POOLED_BATCH = 8
 CHUNKS_PER_WORKER = 2
 PARENT_CHECK_SECONDS = 1.0
+CLOSE_SECONDS = 5.0
 
 Parser = Callable[[bytes, Limits], Mail | Unparseable]
 
@@ -364,9 +365,23 @@ class ParsePool:
             return executor
 
     def close(self) -> None:
-        """Stop the worker processes (they hold no state worth waiting for)."""
+        """Stop the worker processes; one still busy after a few seconds is killed.
+
+        Workers hold no state worth waiting for, and a worker stuck in a
+        parse must not keep the daemon from stopping on SIGTERM.
+        """
         if self._warming is not None:
-            self._warming.join()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            self._warming.join(CLOSE_SECONDS)
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + CLOSE_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                log.warning("parse worker %s did not stop; killing it", process.pid)
+                process.kill()
+                process.join(CLOSE_SECONDS)

@@ -314,3 +314,23 @@ def test_a_pool_that_cannot_start_parses_here(
     assert len(made) == 1  # tried once, not for every batch
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "cannot start parse workers" in errors[0]
+
+
+def test_close_kills_a_worker_stuck_in_a_parse(
+    rules: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that never finishes must not keep the daemon from stopping."""
+    monkeypatch.setattr(workers_mod, "CLOSE_SECONDS", 1.0)
+    raws = _corpus(10)
+    raws[3] = dying_parser.HANG_MARK + b"\r\n" + raws[3]
+    pool = ParsePool(LIMITS, rules, TRUST, workers=1, parse=dying_parser.hang)
+    pending = pool.submit(raws)
+    assert pending.chunks
+    assert pool._executor is not None
+    [worker] = pool._executor._processes.values()
+    time.sleep(0.5)  # the worker is in the marked message's parse by now, or soon
+    started = time.monotonic()
+    pool.close()
+    assert time.monotonic() - started < 10
+    worker.join(5)
+    assert not worker.is_alive()
