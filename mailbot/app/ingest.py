@@ -84,11 +84,17 @@ class _Moves:
 
 @dataclass
 class _Step:
-    """The state one batch shares: its UIDVALIDITY, pending moves and the report."""
+    """The state one batch shares: its UIDVALIDITY, pending moves and the report.
+
+    ``originals``: by content hash, the record first filed or quarantined
+    with that content, as far as this batch knows (the store's answer for
+    the batch, plus what the batch has filed since).
+    """
 
     uidvalidity: int
     moves: _Moves
     report: PassReport
+    originals: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -225,51 +231,65 @@ class Ingest:
 
     def _batch(self, step: _Step, fetched: _Fetched) -> int:
         """File one batch, its moves left in ``step``; return the UID to resume after."""
-        batch, sizes, raws = fetched.uids, fetched.sizes, fetched.raws
-        results = fetched.parsed.results()
+        batch, results = fetched.uids, fetched.parsed.results()
         report = step.report
         unresolved: list[int] = []
         # One commit for the batch, and one disk sync for its files just before it.
         with self.store.together(), self.blobs.synced_once():
+            records = self._claim(step, fetched, results)
             for uid in batch:
                 if self.stop_requested():
                     unresolved.append(uid)
                     break
                 report.seen += 1
-                parsed = results.get(uid, _NOTHING)
-                if not self._one(step, uid, raws.get(uid), sizes.get(uid, 0), parsed):
+                record = records.get(uid)
+                if record is None:
+                    continue  # expunged by someone else between SEARCH and FETCH
+                if not self._one(step, uid, record, results.get(uid, _NOTHING), fetched):
                     unresolved.append(uid)
         resume = min(unresolved) - 1 if unresolved else max(batch)
         return max(resume, 0)
 
-    def _one(self, step: _Step, uid: int, raw: bytes | None, size: int, parsed: Parsed) -> bool:
+    def _one(
+        self, step: _Step, uid: int, record: MessageRecord, parsed: Parsed, fetched: _Fetched
+    ) -> bool:
         """Take one message as far as it goes; False when it must be tried again."""
-        if raw is None and size <= self.limits.max_message_bytes:
-            return True  # expunged by someone else between SEARCH and FETCH
-        mail, crash = parsed.mail, parsed.error
-        record = self._claim(step, uid, raw, size, mail)
-        if self._already_handled(step, uid, record) or self._is_duplicate(record, uid, step.report):
+        if self._already_handled(step, uid, record) or self._is_duplicate(step, record, uid):
             return True
+        raw = fetched.raws.get(uid)
         if raw is None:
+            size = fetched.sizes.get(uid, 0)
             reason = f"too large: {size} bytes > {self.limits.max_message_bytes}"
             return self._quarantine(step, record, uid, reason)
-        if crash is not None:
-            return self._failed(step, record, uid, crash)
+        if parsed.error is not None:
+            return self._failed(step, record, uid, parsed.error)
         try:
             return self._file(step, record, uid, raw, parsed)
         except Exception as exc:  # the daemon must outlive any one message
             return self._failed(step, record, uid, exc)
 
     def _claim(
-        self, step: _Step, uid: int, raw: bytes | None, size: int, mail: Mail | Unparseable | None
-    ) -> MessageRecord:
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else f"oversize-{uid}-{size}"
-        message_id = mail.message_id if isinstance(mail, Mail) else f"<{sha}@mailbot.invalid>"
-        now = self.clock.now()
-        claim = self.store.claim(
-            self.mailbox, step.uidvalidity, uid, sha256=sha, message_id=message_id, now=now
-        )
-        return claim.record
+        self, step: _Step, fetched: _Fetched, results: dict[int, Parsed]
+    ) -> dict[int, MessageRecord]:
+        """Ledger rows for the batch, by UID, and the records holding the same content already.
+
+        A UID that was neither fetched nor over the size limit was expunged
+        meanwhile, and gets no row.
+        """
+        keys: list[tuple[int, str, str]] = []
+        for uid in fetched.uids:
+            raw, size = fetched.raws.get(uid), fetched.sizes.get(uid, 0)
+            if raw is None and size <= self.limits.max_message_bytes:
+                continue
+            sha = hashlib.sha256(raw).hexdigest() if raw is not None else f"oversize-{uid}-{size}"
+            mail = results.get(uid, _NOTHING).mail
+            message_id = mail.message_id if isinstance(mail, Mail) else f"<{sha}@mailbot.invalid>"
+            keys.append((uid, sha, message_id))
+        claims = self.store.claim_many(self.mailbox, step.uidvalidity, keys, self.clock.now())
+        records = {uid: claim.record for uid, claim in claims.items()}
+        found = self.store.processed(r.sha256 for r in records.values())
+        step.originals.update({sha: record.id for sha, record in found.items()})
+        return records
 
     def _already_handled(self, step: _Step, uid: int, record: MessageRecord) -> bool:
         """A restart meets a message it had decided on: finish its move only."""
@@ -279,15 +299,13 @@ class Ingest:
             step.moves.add(record.folder, uid, record.id)
         return record.state in ("quarantined", "filed", "moved", "duplicate")
 
-    def _is_duplicate(self, record: MessageRecord, uid: int, report: PassReport) -> bool:
-        original = self.store.find_processed(record.sha256)
-        if original is None or original.id == record.id:
+    def _is_duplicate(self, step: _Step, record: MessageRecord, uid: int) -> bool:
+        original = step.originals.get(record.sha256)
+        if original is None or original == record.id:
             return False
-        self.store.mark_duplicate(record.id, original.id, self.clock.now())
-        report.duplicates += 1
-        log.info(
-            "duplicate uid=%d of record %d: left where it is, not filed again", uid, original.id
-        )
+        self.store.mark_duplicate(record.id, original, self.clock.now())
+        step.report.duplicates += 1
+        log.info("duplicate uid=%d of record %d: left where it is, not filed again", uid, original)
         return True
 
     def _file(
@@ -328,6 +346,7 @@ class Ingest:
             )
         step.moves.add(plan.folder, uid, record.id)
         step.report.filed += 1
+        step.originals.setdefault(record.sha256, record.id)
         step.report.folders[plan.folder] = step.report.folders.get(plan.folder, 0) + 1
         log.info(
             "filed id=%d ref=%s kind=%s role=%s topic=%s urgent=%s folder=%r replies=%d%s",
@@ -383,6 +402,7 @@ class Ingest:
         self.store.quarantine(record.id, reason, self.clock.now())
         step.moves.add(plan.folder, uid, record.id)
         step.report.quarantined += 1
+        step.originals.setdefault(record.sha256, record.id)
         log.warning("quarantined id=%d uid=%d: %s", record.id, uid, reason)
         return True
 

@@ -98,13 +98,22 @@ def _oldest(*where: ColumnElement[bool]) -> Select[Any]:
 
 # The statements asked for every message, built once: building a statement
 # costs several times what SQLite takes to run it.
-_BY_KEY = _oldest(
-    MessageRow.mailbox == bindparam("mailbox"),
-    MessageRow.uidvalidity == bindparam("uidvalidity"),
-    MessageRow.uid == bindparam("uid"),
+_BY_KEYS = (
+    select(_MESSAGES)
+    .where(
+        MessageRow.mailbox == bindparam("mailbox"),
+        MessageRow.uidvalidity == bindparam("uidvalidity"),
+        MessageRow.uid.in_(bindparam("uids", expanding=True)),
+    )
+    .order_by(_MESSAGES.c.id)
 )
-_PROCESSED_BY_HASH = _oldest(
-    MessageRow.sha256 == bindparam("sha256"), MessageRow.state.in_(PROCESSED)
+_PROCESSED_BY_HASHES = (
+    select(_MESSAGES)
+    .where(
+        MessageRow.sha256.in_(bindparam("hashes", expanding=True)),
+        MessageRow.state.in_(PROCESSED),
+    )
+    .order_by(_MESSAGES.c.id)
 )
 _BY_REF = _oldest(MessageRow.ref == bindparam("ref"))
 _BY_ID = _oldest(MessageRow.id == bindparam("id"))
@@ -159,7 +168,7 @@ _CLAIM = {
     pg: (postgresql if pg else sqlite)
     .insert(_MESSAGES)
     .on_conflict_do_nothing()
-    .returning(_MESSAGES.c.id)
+    .returning(_MESSAGES.c.id, _MESSAGES.c.uid)
     for pg in (False, True)
 }
 _FILE = _MESSAGES.update().where(_MESSAGES.c.id == bindparam("record_id"))
@@ -369,7 +378,6 @@ class Store:
 
     # -- the ledger -------------------------------------------------------
 
-    @_guarded
     def claim(
         self,
         mailbox: str,
@@ -385,39 +393,55 @@ class Store:
         Idempotent, and safe when two processes claim the same key at once: the
         unique constraint lets one insert win and the other reads its row.
         """
-        key = {"mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid}
-        values = {
-            **key,
-            "sha256": sha256,
-            "message_id": message_id[:MAX_MESSAGE_ID],
-            "state": "fetched",
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        return self.claim_many(mailbox, uidvalidity, [(uid, sha256, message_id)], now)[uid]
+
+    @_guarded
+    def claim_many(
+        self,
+        mailbox: str,
+        uidvalidity: int,
+        messages: Sequence[tuple[int, str, str]],
+        now: datetime,
+    ) -> dict[int, Claim]:
+        """:meth:`claim` for a batch of ``(uid, sha256, message_id)``, by UID.
+
+        One INSERT … ON CONFLICT DO NOTHING for them all; the rows already
+        there (a restart, or another process first) are read in one SELECT.
+        """
+        values: list[dict[str, Any]] = [
+            {
+                "mailbox": mailbox,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+                "sha256": sha256,
+                "message_id": message_id[:MAX_MESSAGE_ID],
+                "state": "fetched",
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for uid, sha256, message_id in messages
+        ]
+        if not values:
+            return {}
         with self._tx() as s:
-            # INSERT … ON CONFLICT DO NOTHING on the unique key: a row already
-            # there (a restart, or another process first) is read instead.
             c = _core(s)
-            new_id = c.scalar(_CLAIM[self._engine.dialect.name == "postgresql"], values)
-            if new_id is not None:
-                record = MessageRecord(
-                    id=new_id,
-                    mailbox=mailbox,
-                    uidvalidity=uidvalidity,
-                    uid=uid,
-                    sha256=sha256,
-                    message_id=message_id[:MAX_MESSAGE_ID],
-                    state="fetched",
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                return Claim(record, created=True)
-            found = c.execute(_BY_KEY, key).first()
-            if found is None:
-                raise StoreError(f"database {self._safe_url}: claim of uid {uid} found no row")
-            return Claim(_message(found), created=False)
+            insert = _CLAIM[self._engine.dialect.name == "postgresql"]
+            new_ids = {row.uid: row.id for row in c.execute(insert, values)}
+            claims = {
+                v["uid"]: Claim(_fresh(new_ids[v["uid"]], v), created=True)
+                for v in values
+                if v["uid"] in new_ids
+            }
+            there = [v["uid"] for v in values if v["uid"] not in new_ids]
+            if there:
+                key = {"mailbox": mailbox, "uidvalidity": uidvalidity, "uids": there}
+                for row in c.execute(_BY_KEYS, key):
+                    claims[row.uid] = Claim(_message(row), created=False)
+        if len(claims) != len(values):
+            lost = sorted({v["uid"] for v in values} - set(claims))
+            raise StoreError(f"database {self._safe_url}: claim of uids {lost} found no row")
+        return claims
 
     @_guarded
     def record(self, record_id: int) -> MessageRecord | None:
@@ -426,14 +450,25 @@ class Store:
             row = s.get(MessageRow, record_id)
             return _message(row) if row else None
 
-    @_guarded
     def find_processed(self, sha256: str) -> MessageRecord | None:
         """The first message with this content already filed, moved or quarantined.
 
         This recognises a message dragged back into INBOX (case 10) or seen again
         under a new UIDVALIDITY (case 9), so it is neither re-filed nor re-acked.
         """
-        return self._first(_PROCESSED_BY_HASH, sha256=sha256)
+        return self.processed([sha256]).get(sha256)
+
+    @_guarded
+    def processed(self, hashes: Iterable[str]) -> dict[str, MessageRecord]:
+        """:meth:`find_processed` for many hashes at once; hashes never processed are absent."""
+        wanted = sorted(set(hashes))
+        if not wanted:
+            return {}
+        found: dict[str, MessageRecord] = {}
+        with self._tx() as s:
+            for row in _core(s).execute(_PROCESSED_BY_HASHES, {"hashes": wanted}):
+                found.setdefault(row.sha256, _message(row))
+        return found
 
     @_guarded
     def find_by_message_id(self, message_id: str) -> list[MessageRecord]:
@@ -1051,6 +1086,22 @@ def _sync(row: SyncStateRow) -> SyncState:
         last_uid=row.last_uid,
         last_sync_at=row.last_sync_at,
         first_sync_at=row.first_sync_at,
+    )
+
+
+def _fresh(record_id: int, values: dict[str, Any]) -> MessageRecord:
+    """The record a claim has just inserted with ``values``."""
+    return MessageRecord(
+        id=record_id,
+        mailbox=values["mailbox"],
+        uidvalidity=values["uidvalidity"],
+        uid=values["uid"],
+        sha256=values["sha256"],
+        message_id=values["message_id"],
+        state="fetched",
+        attempts=0,
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
     )
 
 

@@ -18,7 +18,7 @@ from mailbot.shell.imap import ImapSource
 from mailbot.shell.store import Store
 
 STEPS: dict[str, tuple[type, str]] = {
-    "claim": (Store, "claim"),
+    "claim": (Store, "claim_many"),
     "raw": (Blobs, "put_raw"),
     "file": (Store, "file_message"),
     "move": (ImapSource, "move"),

@@ -37,7 +37,7 @@ def test_kill_after_step_then_restart(dovecot: Dovecot, tmp_path: Path, step: st
             "-m",
             "tests.app.crash_runner",
             step,
-            "1" if step == "sync-state" else "2",
+            "1" if step in ("sync-state", "claim") else "2",  # one claim per batch
         ],
         env=env,
         cwd=ROOT,

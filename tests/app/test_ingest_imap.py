@@ -106,6 +106,17 @@ def test_a_backlog_is_read_in_batches_bounded_in_bytes(
     assert folder_contents(dovecot)["INBOX"] == []
 
 
+def test_two_copies_in_one_batch_are_filed_once(dovecot: Dovecot, app: App) -> None:
+    """The same bytes twice in INBOX, met in one batch: the second is a duplicate (case 10)."""
+    raw = _corpus()[3]
+    for message in (raw, _corpus()[4], raw):
+        dovecot.append("INBOX", message)
+    report = Daemon(app).run_once()
+    assert (report.filed, report.duplicates) == (2, 1)
+    assert app.store.counts().by_state == {"moved": 2, "duplicate": 1}
+    assert folder_contents(dovecot)["INBOX"] == [hashlib.sha256(raw).hexdigest()]
+
+
 def test_seen_flag_is_neither_needed_nor_set(dovecot: Dovecot, app: App) -> None:
     """A human reading the mail first changes nothing (RELIABILITY case 14)."""
     corpus = _corpus()

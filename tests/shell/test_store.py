@@ -312,6 +312,31 @@ def test_find_processed_by_hash(store: Store) -> None:
     assert rec is not None and (rec.state, rec.duplicate_of) == ("duplicate", first)
 
 
+def test_claim_many_inserts_the_new_and_reads_the_rest(store: Store) -> None:
+    """A batch's claims: new rows made, rows already there (a restart) read back as they are."""
+    old = claim(store, 2, HASH_B)
+    file(store, old)
+    claims = store.claim_many(
+        "INBOX", 7, [(1, HASH_A, "<a@x>"), (2, HASH_B, "<b@x>"), (3, HASH_A, "<c@x>")], NOW
+    )
+    assert sorted(claims) == [1, 2, 3]
+    assert [claims[uid].created for uid in (1, 2, 3)] == [True, False, True]
+    assert claims[2].record.id == old and claims[2].record.state == "filed"
+    assert (claims[3].record.uid, claims[3].record.message_id) == (3, "<c@x>")
+    assert store.record(claims[1].record.id) == claims[1].record
+    assert store.claim_many("INBOX", 7, [], NOW) == {}
+
+
+def test_processed_gives_the_oldest_record_per_hash(store: Store) -> None:
+    first, second, fresh = claim(store, 1), claim(store, 2), claim(store, 3, HASH_B)
+    file(store, second)
+    file(store, first)
+    found = store.processed([HASH_A, HASH_B, HASH_A])
+    assert {sha: r.id for sha, r in found.items()} == {HASH_A: first}
+    assert fresh not in {r.id for r in found.values()}
+    assert store.processed([]) == {}
+
+
 def test_find_by_message_id_returns_every_copy(store: Store) -> None:
     """A reused Message-ID with another body is a second row, not a duplicate (case 11b)."""
     legit, forged = claim(store, 1, HASH_A, "<same@x>"), claim(store, 2, HASH_B, "<same@x>")
