@@ -30,6 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from multiprocessing.connection import wait as wait_for_exit
 from multiprocessing.popen_spawn_posix import Popen
 from pathlib import Path
 
@@ -377,11 +378,18 @@ class ParsePool:
         if executor is None:
             return
         processes = list((getattr(executor, "_processes", None) or {}).values())
+        # The executor's own thread tells the workers to stop and reaps them.
+        manager = getattr(executor, "_executor_manager_thread", None)
         executor.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + CLOSE_SECONDS
+        if manager is None:
+            return
+        manager.join(CLOSE_SECONDS)
+        if not manager.is_alive():
+            return
         for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
+            # Its sentinel is ready once it has exited: one still running cannot
+            # have been reaped, so its pid is still its own.
+            if not wait_for_exit([process.sentinel], 0):
                 log.warning("parse worker %s did not stop; killing it", process.pid)
                 process.kill()
-                process.join(CLOSE_SECONDS)
+        manager.join(CLOSE_SECONDS)

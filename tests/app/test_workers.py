@@ -46,7 +46,9 @@ def _corpus(n: int) -> dict[int, bytes]:
     return {uid: p.read_bytes() for uid, p in enumerate(paths, 1)}
 
 
-def test_workers_give_what_the_daemon_would(rules: RuleSet) -> None:
+def test_workers_give_what_the_daemon_would(
+    rules: RuleSet, caplog: pytest.LogCaptureFixture
+) -> None:
     raws = _corpus(12)
     pool = ParsePool(LIMITS, rules, TRUST, workers=2)
     try:
@@ -55,6 +57,7 @@ def test_workers_give_what_the_daemon_would(rules: RuleSet) -> None:
         got = pending.results()
     finally:
         pool.close()
+    assert [r.getMessage() for r in caplog.records if r.levelname != "DEBUG"] == []  # a clean stop
     want = {uid: parse_and_classify(raw, LIMITS, rules, TRUST) for uid, raw in raws.items()}
     assert got == want
     assert all(isinstance(p.mail, Mail) and p.classification for p in got.values())
