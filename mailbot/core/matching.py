@@ -19,9 +19,13 @@ from mailbot.core.text import Token, analyse, fold, search_form, syllable_key, t
 __all__ = ["Match", "Phrase", "PhraseIndex", "PhraseSet", "build_index", "compile_phrases"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Phrase:
-    """One keyword or phrase from a rule file, with its weight and label."""
+    """One keyword or phrase from a rule file, with its weight and label.
+
+    Compared and hashed by identity: each is compiled once, and classifying
+    counts hits in dictionaries keyed by phrase.
+    """
 
     text: str
     weight: float

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
 __all__ = [
@@ -98,14 +99,24 @@ class Token(NamedTuple):
     plain: bool
 
 
-_token = tuple.__new__  # builds a Token without NamedTuple's Python-level __new__ (hot path)
+class _Forms(NamedTuple):
+    """What matching needs of one word, computed once per word: both of its tokens."""
+
+    key: str
+    folded: str
+    marked: bool
+    as_plain: Token
+    as_marked: Token
 
 
 @lru_cache(maxsize=65536)
-def _forms(word: str) -> tuple[str, str, bool]:
-    """A word's key, folded form and whether it carries a mark, computed once per word."""
+def _forms(word: str) -> _Forms:
     key, folded = syllable_key(word), fold(word)
-    return key, folded, folded != word.casefold()
+    marked = folded != word.casefold()
+    return _Forms(key, folded, marked, Token(key, folded, True), Token(key, folded, False))
+
+
+_MARKED, _AS_PLAIN, _AS_MARKED = itemgetter(2), itemgetter(3), itemgetter(4)
 
 
 def analyse(text: str) -> tuple[Token, ...]:
@@ -119,12 +130,12 @@ def analyse(text: str) -> tuple[Token, ...]:
     total = sum(len(line) for line in lines)
     if not total:
         return ()
-    marked_words = sum(1 for line in lines for f in line if f[2])
+    marked_words = sum(sum(map(_MARKED, line)) for line in lines)
     doc_plain = marked_words < _PLAIN_DOC_RATIO * total
     out: list[Token] = []
     for line in lines:
         if not line:
             continue
-        plain = not any(f[2] for f in line) and (len(line) >= _PLAIN_LINE_MIN_TOKENS or doc_plain)
-        out.extend(_token(Token, (key, folded, plain)) for key, folded, _ in line)
+        plain = not any(map(_MARKED, line)) and (len(line) >= _PLAIN_LINE_MIN_TOKENS or doc_plain)
+        out.extend(map(_AS_PLAIN if plain else _AS_MARKED, line))
     return tuple(out)
