@@ -23,6 +23,7 @@ import fcntl
 import functools
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
     IntegrityError,
+    OperationalError,
     SQLAlchemyError,
 )
 from sqlalchemy.orm import Session
@@ -79,6 +81,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+OPEN_RETRY_PAUSES = (0.1, 0.5, 1.0, 2.0)
 # RFC 5322 caps a line at 998 characters; a longer Message-ID is hostile, and
 # PostgreSQL cannot index a btree entry much longer than 2,700 bytes.
 MAX_MESSAGE_ID = 998
@@ -206,10 +209,22 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Connect to ``url`` (SQLite file or PostgreSQL) and check that it answers."""
+        """Connect to ``url`` (SQLite file or PostgreSQL) and check that it answers.
+
+        A SQLite file that another process is creating, or switching to WAL,
+        can answer "database is locked" at once, without waiting out the busy
+        timeout; the first connection is tried again a few times for that.
+        """
         store = cls(_create_engine(_parse_url(url)))
-        store.ping()
-        return store
+        for pause in (*OPEN_RETRY_PAUSES, None):
+            try:
+                store.ping()
+                return store
+            except StoreError as exc:
+                if pause is None or not _is_locked(exc.__cause__):
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @property
     def url(self) -> str:
@@ -992,6 +1007,12 @@ def _core(s: Session) -> Connection:
     """
     s.flush()
     return s.connection()
+
+
+def _is_locked(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (or busy) refusal."""
+    text = str(exc.orig if isinstance(exc, DBAPIError) else exc).lower()
+    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
 
 
 def _record_for_message_id(c: Connection, mid: str) -> Row[Any] | None:

@@ -7,6 +7,7 @@ order and leave nothing behind.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,6 +26,7 @@ from sqlalchemy import inspect
 
 from mailbot.core.model import Address, Classification, Mail
 from mailbot.errors import StoreError
+from mailbot.shell import store as store_mod
 from mailbot.shell.db import Base
 from mailbot.shell.records import OutboxItem, StoredAttachment
 from mailbot.shell.store import Store, alembic_config
@@ -513,3 +516,37 @@ def test_two_batches_taking_numbers_of_two_stems_in_opposite_order(db_url: str) 
         s.close()
     assert errors == []
     assert len(taken) == 4
+
+
+def _locked_at_first(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """Make the first ``times`` SQLite connections fail as a file being created by another does."""
+    calls: list[int] = []
+    real = store_mod._sqlite_connect
+
+    def connect(dbapi_conn: Any, record: Any) -> None:
+        calls.append(1)
+        if len(calls) <= times:
+            raise sqlite3.OperationalError("database is locked")
+        real(dbapi_conn, record)
+
+    monkeypatch.setattr(store_mod, "_sqlite_connect", connect)
+    monkeypatch.setattr(store_mod, "OPEN_RETRY_PAUSES", (0.01, 0.01))
+    return calls
+
+
+def test_open_waits_out_a_database_another_process_is_creating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two mailbox processes starting on one new SQLite file: the second one tries again."""
+    calls = _locked_at_first(monkeypatch, times=2)
+    store = Store.open(f"sqlite:///{tmp_path / 'shared.sqlite3'}")
+    store.close()
+    assert len(calls) == 3
+
+
+def test_open_gives_up_on_a_database_that_stays_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _locked_at_first(monkeypatch, times=99)
+    with pytest.raises(StoreError, match="database is locked"):
+        Store.open(f"sqlite:///{tmp_path / 'shared.sqlite3'}")
