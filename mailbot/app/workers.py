@@ -331,7 +331,7 @@ class ParsePool:
         )
         with self._lock:
             self._workers = 0
-            executor, self._executor = self._executor, None
+        executor = self._detach()
         if executor is not None:  # batches already handed out are still parsed
             executor.shutdown(wait=False)
 
@@ -343,14 +343,17 @@ class ParsePool:
         the daemon could never exit.
         """
         log.warning("a parser process died; starting the pool again")
-        with self._lock:
-            executor, self._executor = self._executor, None
+        executor = self._detach()
         if executor is None:
             return
-        survivors = getattr(executor, "_processes", None) or {}
-        for process in list(survivors.values()):
-            process.kill()
+        _kill_running(_processes(executor))
         executor.shutdown(wait=False, cancel_futures=True)
+
+    def _detach(self) -> ProcessPoolExecutor | None:
+        """Take the executor away, so that the next task starts a new one."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        return executor
 
     def _ready(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -373,23 +376,34 @@ class ParsePool:
         """
         if self._warming is not None:
             self._warming.join(CLOSE_SECONDS)
-        with self._lock:
-            executor, self._executor = self._executor, None
+        executor = self._detach()
         if executor is None:
             return
-        processes = list((getattr(executor, "_processes", None) or {}).values())
+        processes = _processes(executor)
         # The executor's own thread tells the workers to stop and reaps them.
         manager = getattr(executor, "_executor_manager_thread", None)
         executor.shutdown(wait=False, cancel_futures=True)
         if manager is None:
             return
         manager.join(CLOSE_SECONDS)
-        if not manager.is_alive():
-            return
-        for process in processes:
-            # Its sentinel is ready once it has exited: one still running cannot
-            # have been reaped, so its pid is still its own.
-            if not wait_for_exit([process.sentinel], 0):
-                log.warning("parse worker %s did not stop; killing it", process.pid)
-                process.kill()
-        manager.join(CLOSE_SECONDS)
+        if manager.is_alive():
+            for pid in _kill_running(processes):
+                log.warning("parse worker %s did not stop; killed it", pid)
+            manager.join(CLOSE_SECONDS)
+
+
+def _processes(executor: ProcessPoolExecutor) -> list[multiprocessing.process.BaseProcess]:
+    """The executor's worker processes (read before ``shutdown``, which forgets them)."""
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _kill_running(processes: list[multiprocessing.process.BaseProcess]) -> list[int | None]:
+    """Kill the workers that have not exited; returns their pids.
+
+    A worker's sentinel is ready once it has exited: one still running cannot
+    have been reaped by the executor's thread, so its pid is still its own.
+    """
+    running = [p for p in processes if not wait_for_exit([p.sentinel], 0)]
+    for process in running:
+        process.kill()
+    return [p.pid for p in running]

@@ -74,7 +74,7 @@ def fold(word: str) -> str:
 
 def has_diacritics(text: str) -> bool:
     """True when any word of ``text`` carries a Vietnamese mark or đ."""
-    return any(_forms(w)[2] for w in tokens(text))
+    return any(_forms(w).marked for w in tokens(text))
 
 
 def tokens(text: str) -> list[str]:
@@ -111,6 +111,7 @@ class _Forms(NamedTuple):
 
 @lru_cache(maxsize=65536)
 def _forms(word: str) -> _Forms:
+    """A word's forms, once per word (classifying meets the same words again and again)."""
     key, folded = syllable_key(word), fold(word)
     marked = folded != word.casefold()
     return _Forms(key, folded, marked, Token(key, folded, True), Token(key, folded, False))

@@ -548,10 +548,8 @@ class Store:
         }
         with self._tx() as s:
             _apply_changes(s, changes, now)
+            self._update_message(s, values)
             c = _core(s)
-            if cast(CursorResult[Any], c.execute(_FILE, values)).rowcount != 1:
-                raise StoreError(f"database {self._safe_url}: no message record {record_id}")
-            _forget(s, record_id)
             c.execute(_DELETE_ATTACHMENTS, {"record_id": record_id})
             if attachments:
                 c.execute(_ADD_ATTACHMENT, [_attachment_values(record_id, a) for a in attachments])
@@ -619,9 +617,13 @@ class Store:
     ) -> None:
         values = {"record_id": record_id, "state": state, "last_error": error, "updated_at": now}
         with self._tx() as s:
-            if cast(CursorResult[Any], _core(s).execute(_FILE, {**values, **more})).rowcount != 1:
-                raise StoreError(f"database {self._safe_url}: no message record {record_id}")
-            _forget(s, record_id)
+            self._update_message(s, {**values, **more})
+
+    def _update_message(self, s: Session, values: dict[str, Any]) -> None:
+        """Set the columns in ``values`` on message ``values["record_id"]``, which must exist."""
+        if cast(CursorResult[Any], _core(s).execute(_FILE, values)).rowcount != 1:
+            raise StoreError(f"database {self._safe_url}: no message record {values['record_id']}")
+        _forget(s, values["record_id"])
 
     # -- status -----------------------------------------------------------
 
