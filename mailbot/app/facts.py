@@ -15,7 +15,7 @@ from mailbot.core.approvals import parse_commands
 from mailbot.core.decide import Facts, Link
 from mailbot.core.model import Classification, Mail
 from mailbot.core.refs import find_refs, prefix_for
-from mailbot.core.replies import ReplyFacts, ReplyPolicy
+from mailbot.core.replies import ReplyFacts, ReplyPolicy, reply_verdict
 from mailbot.shell.records import MessageRecord
 from mailbot.shell.store import Store
 
@@ -47,7 +47,8 @@ def gather_facts(
     """Everything :func:`mailbot.core.decide.decide` needs from the database.
 
     Receipts are counted only as far as ``policy``'s caps: past them the
-    answer is the same.
+    answer is the same; and only for a message that could get one (a new
+    record that passes every other check of ``reply_verdict``).
     """
     sender = mail.sender.addr if mail.sender else ""
     thread = (
@@ -57,12 +58,16 @@ def gather_facts(
     )
     subject_refs = find_refs(mail.subject)
     around = mail.date if mail.date is not None and mail.date <= now else now
-    caps = (policy.per_sender_per_hour, policy.global_per_day)
-    sender_hour, mailbox_day = store.reply_counts(sender, around, now, caps) if sender else (0, 0)
+    new_ref = _new_ref(store, cls, mail, now)
+    replies = ReplyFacts()
+    if sender and new_ref is not None and reply_verdict(mail, cls, policy, replies).allowed:
+        caps = (policy.per_sender_per_hour, policy.global_per_day)
+        sender_hour, mailbox_day = store.reply_counts(sender, around, now, caps)
+        replies = ReplyFacts(sender_last_hour=sender_hour, mailbox_today=mailbox_day)
     return Facts(
         now=now,
-        new_ref=_new_ref(store, cls, mail, now),
-        reply=ReplyFacts(sender_last_hour=sender_hour, mailbox_today=mailbox_day),
+        new_ref=new_ref,
+        reply=replies,
         parent=link(store.thread_root([m for m in thread if m])),
         subject_ref=link(store.by_ref(subject_refs[0])) if subject_refs else None,
         targets=_targets(store, mail, cls),

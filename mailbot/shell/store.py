@@ -175,6 +175,8 @@ _CLAIM = {
     for pg in (False, True)
 }
 _FILE = _MESSAGES.update().where(_MESSAGES.c.id == bindparam("record_id"))
+# Filing a message for the first time: it has no attachment rows to replace.
+_FILE_FETCHED = _FILE.where(_MESSAGES.c.state == "fetched")
 _ADD_ATTACHMENT = cast(Table, AttachmentRow.__table__).insert()
 _QUEUE = cast(Table, OutboxRow.__table__).insert()
 
@@ -204,7 +206,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._local = threading.local()  # the session of together(), per thread
+        self._local = threading.local()  # the _Shared of together(), per thread
         self._safe_url = engine.url.render_as_string(hide_password=True)
 
     @classmethod
@@ -324,12 +326,16 @@ class Store:
 
         Inside :meth:`together`, every call shares that one transaction.
         """
-        shared: Session | None = getattr(self._local, "session", None)
+        shared = self._shared()
         if shared is not None:
-            yield shared
+            yield shared.session
             return
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    def _shared(self) -> _Shared | None:
+        """The transaction :meth:`together` opened in this thread, if any."""
+        return cast("_Shared | None", getattr(self._local, "shared", None))
 
     @contextmanager
     def together(self) -> Iterator[None]:
@@ -338,15 +344,15 @@ class Store:
         For the questions asked before each decision: on SQLite every
         transaction takes the write lock and every commit syncs the disk.
         """
-        if getattr(self._local, "session", None) is not None:
+        if self._shared() is not None:
             yield
             return
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            self._local.session = session
+            self._local.shared = _Shared(session)
             try:
                 yield
             finally:
-                self._local.session = None
+                self._local.shared = None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -356,13 +362,17 @@ class Store:
         message's writes only (PostgreSQL would otherwise abort the whole
         transaction). Outside :meth:`together` it is a transaction of its own.
         """
-        shared: Session | None = getattr(self._local, "session", None)
+        shared = self._shared()
         if shared is None:
             with self.together():
                 yield
             return
-        with shared.begin_nested():
-            yield
+        try:
+            with shared.session.begin_nested():
+                yield
+        except BaseException:
+            shared.last_refs.clear()  # numbers written in the undone block are free again
+            raise
 
     # -- sync state -------------------------------------------------------
 
@@ -548,9 +558,13 @@ class Store:
         }
         with self._tx() as s:
             _apply_changes(s, changes, now)
-            self._update_message(s, values)
             c = _core(s)
-            c.execute(_DELETE_ATTACHMENTS, {"record_id": record_id})
+            if cast(CursorResult[Any], c.execute(_FILE_FETCHED, values)).rowcount == 1:
+                _forget(s, record_id)
+            else:  # filed before (a retry after a crash): its attachment rows are replaced
+                self._update_message(s, values)
+                c.execute(_DELETE_ATTACHMENTS, {"record_id": record_id})
+            self._note_ref(ref)
             if attachments:
                 c.execute(_ADD_ATTACHMENT, [_attachment_values(record_id, a) for a in attachments])
             fresh = _new_outbox(c, record_id, outbox, now)
@@ -607,10 +621,22 @@ class Store:
 
     @_guarded
     def requeue(self, record_id: int, now: datetime) -> bool:
-        """Send a quarantined message round again (attempts 0); False if it was not quarantined."""
+        """Send a quarantined message round again (attempts 0); False if it was not quarantined.
+
+        A ``fetched`` record has no attachment rows (:meth:`file_message`
+        relies on it), so any are removed here.
+        """
         stmt = update(MessageRow).where(MessageRow.id == record_id)
         stmt = stmt.where(MessageRow.state == "quarantined")
-        return self._rowcount(stmt.values(state="fetched", attempts=0, updated_at=now)) == 1
+        with self._tx() as s:
+            c = _core(s)
+            changed = cast(CursorResult[Any], c.execute(stmt.values(
+                state="fetched", attempts=0, updated_at=now
+            ))).rowcount == 1  # fmt: skip
+            if changed:
+                c.execute(_DELETE_ATTACHMENTS, {"record_id": record_id})
+                _forget(s, record_id)
+            return changed
 
     def _set_state(
         self, record_id: int, state: MessageState, now: datetime, *, error: str | None, **more: Any
@@ -652,8 +678,15 @@ class Store:
         last guard. One lock, not one per stem: a batch's transaction takes
         numbers of several stems, and two processes sharing the database
         would otherwise each hold one stem and wait for the other's.
+
+        Inside :meth:`together` the last number of each stem is remembered
+        (the lock is held, so no one else takes one) and advanced by
+        :meth:`file_message`: a batch asks the database once per stem.
         """
         stem = f"{prefix}-{year:04d}-{month:02d}-"
+        shared = self._shared()
+        if shared is not None and stem in shared.last_refs:
+            return f"{stem}{shared.last_refs[stem] + 1:03d}"
         with self._tx() as s:
             c = _core(s)
             if self._engine.dialect.name == "postgresql":
@@ -662,8 +695,19 @@ class Store:
                 last = c.scalar(_LAST_REF["sqlite"], {"pattern": stem + "*"})
             else:
                 last = c.scalar(_LAST_REF["other"], {"pattern": stem + "%"})
-        number = int(last.rsplit("-", 1)[1]) if last else 0
+        number = _ref_number(last) if last else 0
+        if shared is not None:
+            shared.last_refs[stem] = number
         return f"{stem}{number + 1:03d}"
+
+    def _note_ref(self, ref: str | None) -> None:
+        """A number of a stem :meth:`next_ref` remembers was written: remember it instead."""
+        shared = self._shared()
+        if ref is None or shared is None:
+            return
+        stem = ref.rsplit("-", 1)[0] + "-"
+        if stem in shared.last_refs:
+            shared.last_refs[stem] = max(shared.last_refs[stem], _ref_number(ref))
 
     @_guarded
     def by_ref(self, ref: str) -> MessageRecord | None:
@@ -999,16 +1043,47 @@ def _first_line(exc: BaseException) -> str:
 # -- rows <-> records -----------------------------------------------------
 
 
+class _Shared:
+    """The transaction of :meth:`Store.together`: its session, and what it may remember.
+
+    ``last_refs``: by stem (``TB-2026-01-``), the last reference number
+    taken in the database, as seen under the numbers' lock.
+    """
+
+    __slots__ = ("last_refs", "session")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.last_refs: dict[str, int] = {}
+
+
+def _ref_number(ref: str) -> int:
+    """The number at the end of a reference (``TB-2026-01-008`` → 8)."""
+    return int(ref.rsplit("-", 1)[1])
+
+
+_CONNECTION = "mailbot.core"
+
+
 def _core(s: Session) -> Connection:
     """The connection of ``s``'s transaction, for the prebuilt Core statements.
 
     ``Session.execute`` takes even a plain table select through the ORM's
     loading machinery, which costs two to four times what SQLite takes to
     run the statement. The session's pending ORM changes are flushed first,
-    as its autoflush would, so the statement sees them.
+    as its autoflush would, so the statement sees them. The connection is
+    kept in the session's ``info`` for as long as its innermost transaction
+    lasts (asking the session for it costs about as much as a statement,
+    and is what begins a savepoint's SAVEPOINT).
     """
     s.flush()
-    return s.connection()
+    tx = s.get_nested_transaction() or s.get_transaction()
+    known = s.info.get(_CONNECTION)
+    if known is not None and known[0] is tx:
+        return cast(Connection, known[1])
+    conn = s.connection()
+    s.info[_CONNECTION] = (tx, conn)
+    return conn
 
 
 def _is_locked(exc: BaseException | None) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,8 @@ import pytest
 from mailbot.app import ingest as ingest_mod
 from mailbot.app.daemon import Daemon
 from mailbot.app.wiring import App, build
-from mailbot.core.model import Unparseable
+from mailbot.core.decide import Plan
+from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import Limits, parse_message
 from tests.app.helpers import copies, env_for, folder_contents, mailbot, settings_for
 from tests.corpus import corpus_dir
@@ -179,6 +182,46 @@ def test_poison_message_is_quarantined_and_the_rest_filed(dovecot: Dovecot, app:
     assert record.attempts == 3 and "RecursionError" in (record.last_error or "")
     contents = folder_contents(dovecot)
     assert contents["INBOX"] == [] and len(contents["Cách ly"]) == 1
+
+
+def test_a_failure_mid_batch_undoes_the_batch_and_files_the_rest_once(
+    dovecot: Dovecot, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch is filed without a savepoint per message; when one message fails after
+    its decision took a number, the batch is filed again message by message: the others
+    are filed, numbered without a gap and logged once, the failure counts one attempt."""
+    corpus = _corpus()[:6]
+    for raw in corpus:
+        dovecot.append("INBOX", raw)
+    victim = parse_message(corpus[2], Limits())
+    assert isinstance(victim, Mail)
+    with closing(app.connect()) as source:
+        ingest = app.ingest(source)
+        decide = ingest._decide
+
+        def failing(mail: Mail, cls: Classification, now: datetime) -> Plan:
+            plan = decide(mail, cls, now)
+            if mail.message_id == victim.message_id:
+                raise OSError("disk full")
+            return plan
+
+        ingest._decide = failing  # type: ignore[method-assign]
+        with caplog.at_level(logging.INFO, logger="mailbot.ingest"):
+            report = ingest.run_pass()
+    assert (report.seen, report.filed, report.failed) == (6, 5, 1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(line.startswith("filed id=") for line in lines) == 5
+    assert sum("filing the batch again" in line for line in lines) == 1
+    assert app.store.counts().by_state == {"moved": 5, "fetched": 1}
+    [failed] = app.store.find_by_message_id(victim.message_id)
+    assert failed.attempts == 1 and "disk full" in (failed.last_error or "")
+    refs = sorted(r.ref for r in app.store.records() if r.ref)
+    stems: dict[str, list[int]] = {}
+    for ref in refs:
+        stem, number = ref.rsplit("-", 1)
+        stems.setdefault(stem, []).append(int(number))
+    assert refs and all(sorted(n) == list(range(1, len(n) + 1)) for n in stems.values())
+    assert len(folder_contents(dovecot)["INBOX"]) == 1
 
 
 def test_unparseable_and_oversize_go_to_quarantine_at_once(dovecot: Dovecot, app: App) -> None:

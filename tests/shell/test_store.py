@@ -22,7 +22,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from mailbot.core.model import Address, Classification, Mail
 from mailbot.errors import StoreError
@@ -476,6 +476,69 @@ def test_next_ref_counts_past_three_digits(store: Store) -> None:
                            raw_path="raw", attachments=[], outbox=[], now=NOW, ref=ref)  # fmt: skip
     assert store.next_ref("TB", 2026, 3) == "TB-2026-03-1001"
     assert store.next_ref("TB", 2026, 4) == "TB-2026-04-001"
+
+
+def _ref_queries(store: Store) -> list[str]:
+    """The statements that look up a last reference number, as ``store`` runs them."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "messages.ref" in statement and "ORDER BY" in statement:
+            seen.append(statement)
+
+    event.listen(store._engine, "before_cursor_execute", note)
+    return seen
+
+
+def _file_ref(store: Store, uid: int, ref: str) -> None:
+    rid = claim(store, uid=uid, sha256=f"{uid:064x}", mid=f"<r{uid}@x>")
+    store.file_message(rid, mail=make_mail(), classification=CLS, folder="F",
+                       raw_path="raw", attachments=[], outbox=[], now=NOW, ref=ref)  # fmt: skip
+
+
+def test_a_batch_asks_for_the_last_number_of_a_stem_once(store: Store) -> None:
+    """Inside one transaction the numbers go on from memory: one query per stem, no gap,
+    and a number taken but not written (a follow-up joins its thread) is given again."""
+    _file_ref(store, 1, "TB-2026-03-007")
+    queries = _ref_queries(store)
+    with store.together():
+        first = store.next_ref("TB", 2026, 3)
+        _file_ref(store, 2, first)
+        unused = store.next_ref("TB", 2026, 3)
+        again = store.next_ref("TB", 2026, 3)
+        _file_ref(store, 3, again)
+        other = store.next_ref("PH", 2026, 3)
+        last = store.next_ref("TB", 2026, 3)
+    assert (first, unused, again, other, last) == (
+        "TB-2026-03-008",
+        "TB-2026-03-009",
+        "TB-2026-03-009",
+        "PH-2026-03-001",
+        "TB-2026-03-010",
+    )
+    assert len(queries) == 2
+
+
+def test_a_number_written_in_an_undone_savepoint_is_free_again(store: Store) -> None:
+    """A message that fails after its filing gives its number back to the next one."""
+    with store.together():
+        _file_ref(store, 1, store.next_ref("TB", 2026, 3))
+        with pytest.raises(RuntimeError), store.savepoint():
+            _file_ref(store, 2, store.next_ref("TB", 2026, 3))
+            raise RuntimeError("the message failed after its filing")
+        taken = store.next_ref("TB", 2026, 3)
+    assert taken == "TB-2026-03-002"
+
+
+def test_requeue_clears_attachment_rows(store: Store) -> None:
+    """A record sent round again has no attachment rows: filing it adds one set."""
+    rid = claim(store)
+    file(store, rid)
+    store.quarantine(rid, "test", NOW)
+    assert store.requeue(rid, NOW)
+    assert store.attachments(rid) == []
+    file(store, rid)
+    assert store.attachments(rid) == ATTS
 
 
 def test_two_batches_taking_numbers_of_two_stems_in_opposite_order(db_url: str) -> None:
