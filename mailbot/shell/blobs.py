@@ -2,8 +2,11 @@
 
 Raw messages are content-addressed (``raw/ab/<sha256>.eml``), so writing one
 twice is harmless and the ledger can point at it before any decision
-(ARCHITECTURE step 4). Every file is written to a temporary name in its final
-folder, then renamed or linked into place, and made durable before the
+(ARCHITECTURE step 4). A raw file is written in place, from its start and
+never truncated: whatever a crash or a second writer of the same message
+leaves there is a prefix of its bytes, which the size check below tells
+from the whole. An attachment is written to a temporary name in its final
+folder, then linked into place. Every file is made durable before the
 database commit that points at it: at once, or, inside :meth:`Blobs.synced_once`
 (a batch of filings sharing one commit), all together when the block ends.
 A raw file left short by a crash before that sync is never trusted: its size
@@ -27,7 +30,7 @@ import re
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,6 +51,9 @@ WINDOWS_RESERVED = frozenset(
     + [f"{port}{n}" for port in ("COM", "LPT") for n in "123456789¹²³"]
 )
 _RAW_PATH = re.compile(r"raw/([0-9a-f]{2})/\1[0-9a-f]{62}\.eml")
+_RAW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+# Writes ``data`` to a path, synced when told; False when it did not place it.
+Writer = Callable[[Path, bytes, bool], bool]
 # Path separators and characters Windows refuses in a name.
 _UNSAFE = re.compile(r'[/\\<>:"|?*]')
 
@@ -143,7 +149,7 @@ class Blobs:
         with self._io(rel):
             if not _has_size(target, len(raw)):
                 self._make_dirs(target.parent)
-                self._write(target, raw, replace=True)
+                self._write(target, raw, _write_in_place)
         return rel
 
     def adopt(self, rel: str) -> str:
@@ -180,7 +186,7 @@ class Blobs:
         """Write ``data`` as ``name`` in ``folder``, or the first free ``name (n)``."""
         for candidate in _candidates(name):
             target = self._inside(folder / candidate)
-            if _same_content(target, data) or self._write(target, data, replace=False):
+            if _same_content(target, data) or self._write(target, data, _write_new):
                 return target
         raise AssertionError("unreachable: _candidates never ends")  # pragma: no cover
 
@@ -189,15 +195,16 @@ class Blobs:
             _make_dirs(folder, self.root)
             self._folders.add(folder)
 
-    def _write(self, target: Path, data: bytes, *, replace: bool) -> bool:
+    def _write(self, target: Path, data: bytes, write: Writer) -> bool:
+        """``write`` ``data`` to ``target``, synced now or with the batch; False if not placed."""
         pending = self._unsynced
         sync = pending is None and not self._synced_elsewhere
         try:
-            placed = _write_atomic(target, data, replace=replace, sync=sync)
+            placed = write(target, data, sync)
         except FileNotFoundError:  # its folder was removed since we made it (retention)
             self._folders.discard(target.parent)
             self._make_dirs(target.parent)
-            placed = _write_atomic(target, data, replace=replace, sync=sync)
+            placed = write(target, data, sync)
         if placed and pending is not None:
             pending.append(target)
         return placed
@@ -275,13 +282,12 @@ def _same_content(path: Path, data: bytes) -> bool:
         return False
 
 
-def _write_atomic(target: Path, data: bytes, *, replace: bool, sync: bool) -> bool:
-    """Write ``data`` to ``target`` all-or-nothing; False if it exists and not ``replace``.
+def _write_new(target: Path, data: bytes, sync: bool) -> bool:
+    """Write ``data`` as a new file ``target``, all or nothing; False if the name is taken.
 
     The bytes go to a temporary file in the same folder (fsynced when
-    ``sync``); then ``os.replace`` (overwrite allowed) or ``os.link`` (fails if
-    the name is taken, atomically) puts them in place, and the folder is
-    fsynced when ``sync``.
+    ``sync``), then ``os.link`` (which fails, atomically, if the name is
+    taken) puts them in place, and the folder is fsynced when ``sync``.
     """
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
@@ -291,20 +297,33 @@ def _write_atomic(target: Path, data: bytes, *, replace: bool, sync: bool) -> bo
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
-        return _place(Path(tmp), target, replace=replace, sync=sync)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _place(tmp: Path, target: Path, *, replace: bool, sync: bool) -> bool:
-    """Move ``tmp`` to ``target``; without ``replace``, never over an existing file."""
-    if replace:
-        os.replace(tmp, target)
-    else:
         try:
             os.link(tmp, target)
         except FileExistsError:
             return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    if sync:
+        _fsync_dir(target.parent)
+    return True
+
+
+def _write_in_place(target: Path, data: bytes, sync: bool) -> bool:
+    """Write ``data`` over ``target`` from its start, never truncating it (a raw message).
+
+    See the module doc for why that is safe for content-addressed files;
+    it costs half of a temporary file linked into place, and creating files
+    is most of what storing raw messages costs. Always placed (True).
+    """
+    fd = os.open(target, _RAW_FLAGS, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write(data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
     if sync:
         _fsync_dir(target.parent)
     return True

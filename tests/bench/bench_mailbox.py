@@ -11,10 +11,11 @@ and measures, each time beside a baseline taken in the same run:
 1. Filing throughput. N messages of ~30 KB (the shared corpus repeated, each
    copy with its own Message-ID and an ``X-Bench-Seq`` header, so nothing is
    a duplicate by hash) are APPENDed to INBOX. Baseline: a bare imapclient
-   session fetching them all with ``BODY.PEEK[]``. Then mailbot's
-   ``Daemon(app).run_once()`` with a fresh store files them all (parse,
-   classify, decide, SQLite, blobs, outbox, moves), with the default parse
-   workers and again with none; the Maildir is restored from a snapshot
+   session fetching them all with ``BODY.PEEK[]`` (best of three). Then
+   mailbot's ``Daemon(app).run_once()`` with a fresh store files them all
+   (parse, classify, decide, SQLite, blobs, outbox, moves), with the default
+   parse workers (best of three, each printed) and once with none; the
+   Maildir is restored from a snapshot
    before every run, so each run sees the same messages. Two floors are
    printed beside them: the stdlib's ``email`` parse alone and mailbot's
    parse + classify alone, in memory, in one process. An instrumented run
@@ -86,6 +87,7 @@ PROFILE_TOP = 15
 LATENCY_MESSAGES = 30
 POLL_SECONDS = 0.02
 APPEND_CONNECTIONS = 2
+FILING_RUNS = 3
 BIG_ATTACHMENT_BYTES = 18 * 1024 * 1024  # ~24 MB base64, ~25 MB message; < 20 MB limit
 BACKLOG_MESSAGES = 16  # ... and a backlog of photo/video mail: 16 x ~5.5 MB
 BACKLOG_ATTACHMENT_BYTES = 4 * 1024 * 1024
@@ -472,8 +474,15 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
     assert fetched == n, f"bare fetch saw {fetched} of {n}"
     stdlib_s, mailparser_s, core_s = cpu_floor(messages)
 
-    cpu = CpuUse()
-    mailbot_s, report = mailbot_pass(dovecot, server.tempdir("store"), cpu=cpu)
+    # The best of three, as for the bare fetch: this VM's timings vary by ±10-20 %.
+    runs: list[tuple[float, Any, CpuUse]] = []
+    for i in range(FILING_RUNS):
+        if i:
+            restore(dovecot, snap)
+        cpu = CpuUse()
+        secs, report = mailbot_pass(dovecot, server.tempdir("store"), cpu=cpu)
+        runs.append((secs, report, cpu))
+    mailbot_s, report, cpu = min(runs, key=lambda run: run[0])
     restore(dovecot, snap)
     inline_s, _ = mailbot_pass(dovecot, server.tempdir("store"), workers=0)
     if report.filed + report.quarantined != n:
@@ -518,7 +527,10 @@ def bench_filing(server: Server, n: int, profile: bool, sample: int) -> None:
           f"{left} left in INBOX")  # fmt: skip
     ratio = mailbot_s / fetch_s
     verdict = "MET" if ratio <= 5 else "NOT MET"
-    print(f"mailbot vs bare fetch: {ratio:.1f}x slower (goal <= 5x: {verdict})")
+    each = ", ".join(f"{secs:.2f} s ({secs / fetch_s:.1f}x)" for secs, _, _ in runs)
+    print(f"mailbot runs (default workers): {each}; bare fetch runs: "
+          + ", ".join(f"{secs:.2f} s" for secs, _, _ in fetch_runs))  # fmt: skip
+    print(f"mailbot vs bare fetch, best of each: {ratio:.1f}x slower (goal <= 5x: {verdict})")
     cpus = len(os.sched_getaffinity(0))
     floor = (cpu.daemon + cpu.workers) / cpus
     print(f"CPU of that run: daemon process {cpu.daemon:.2f} s, parse workers {cpu.workers:.2f} s "

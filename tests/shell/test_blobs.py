@@ -243,6 +243,36 @@ def test_put_raw_rewrites_a_file_left_short_by_a_crash(tmp_path: Path) -> None:
     assert blobs.read_raw(rel) == raw
 
 
+def test_put_raw_completes_a_prefix_in_place_without_temporary_files(tmp_path: Path) -> None:
+    """A raw file is written in place from its start: what a crash or a second writer of
+    the same message leaves is a prefix, which the next write completes."""
+    blobs = Blobs(tmp_path)
+    raw = b"From: a@b\r\n\r\n" + b"body " * 1000
+    rel = blobs.put_raw(raw)
+    blobs.path(rel).write_bytes(raw[:100])
+    inode = blobs.path(rel).stat().st_ino
+    assert blobs.put_raw(raw) == rel
+    assert blobs.read_raw(rel) == raw
+    assert blobs.path(rel).stat().st_ino == inode
+    assert files_under(blobs.root) == {blobs.path(rel)}
+
+
+def test_put_raw_does_not_follow_a_symlink_planted_in_the_store(tmp_path: Path) -> None:
+    """A raw message's name taken by a symlink (someone with access to the store) is
+    refused with an error naming it; the file it points at is left alone."""
+    blobs = Blobs(tmp_path / "store")
+    raw = b"From: a@b\r\n\r\nbody"
+    digest = hashlib.sha256(raw).hexdigest()
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep")
+    planted = blobs.root / "raw" / digest[:2] / f"{digest}.eml"
+    planted.parent.mkdir(parents=True)
+    planted.symlink_to(victim)
+    with pytest.raises(StoreError, match=digest):
+        blobs.put_raw(raw)
+    assert victim.read_bytes() == b"keep"
+
+
 def test_a_folder_removed_behind_its_back_is_made_again(tmp_path: Path) -> None:
     """Blobs remembers the folders it made; one deleted since (retention, by hand) comes back."""
     blobs = Blobs(tmp_path)
