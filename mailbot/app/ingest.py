@@ -94,7 +94,6 @@ class _Mark:
 
     report: PassReport
     moves: dict[str, int]
-    originals: dict[str, int]
 
 
 @dataclass
@@ -103,7 +102,8 @@ class _Step:
 
     ``originals``: by content hash, the record first filed or quarantined
     with that content, as far as this batch knows (the store's answer for
-    the batch, plus what the batch has filed since). ``lines``: the log
+    the batch, plus what the batch has filed since; made anew for each
+    batch, as earlier batches are in the store's answer). ``lines``: the log
     lines of the batch, said once it is committed. ``careful``: a savepoint
     for each message (the batch's second try).
     """
@@ -119,7 +119,7 @@ class _Step:
         """Remember the state before a batch (which only adds to it)."""
         report = replace(self.report, folders=dict(self.report.folders))
         moves = {folder: len(items) for folder, items in self.moves.by_folder.items()}
-        return _Mark(report, moves, dict(self.originals))
+        return _Mark(report, moves)
 
     def undo(self, mark: _Mark) -> None:
         """Forget what the batch added since ``mark``: its transaction was rolled back."""
@@ -130,7 +130,6 @@ class _Step:
                 del self.moves.by_folder[folder][kept:]
             else:
                 del self.moves.by_folder[folder]
-        self.originals = dict(mark.originals)
         self.lines.clear()
 
     def say(self, level: int, message: str, *args: Any) -> None:
@@ -304,6 +303,7 @@ class Ingest:
         """File a batch in one transaction; see :meth:`_batch`."""
         batch, report = fetched.uids, step.report
         unresolved: list[int] = []
+        step.originals = {}
         # One commit for the batch, and one disk sync for its files just before it.
         with self.store.together(), self.blobs.synced_once():
             records = self._claim(step, fetched, results)
