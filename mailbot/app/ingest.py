@@ -4,7 +4,11 @@ The ledger (``Store``) is the source of truth, never the ``\\Seen`` flag.
 Each message goes ``fetched`` → ``filed`` → ``moved`` (or ``quarantined``, or
 ``duplicate``), and each step is safe to repeat after a crash:
 
-* the raw bytes are stored (content-addressed) before any decision;
+* the raw bytes are stored (content-addressed) before any decision, by a
+  thread of their own as soon as a batch is read, beside its parsing
+  (creating files costs the kernel more than anything else done per
+  message, and it needs no lock of the interpreter's); the daemon syncs
+  them with the batch (``Blobs.adopt``);
 * the decision, its attachments and its outgoing mail are written in one
   transaction (``Store.file_message``), the batch's one transaction,
   committed after the batch's files are synced to disk; when one message of
@@ -29,7 +33,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -148,12 +153,20 @@ class _UndoneError(Exception):
 
 @dataclass
 class _Fetched:
-    """One batch read from the source, its parsing started (see ``app.workers``)."""
+    """One batch read from the source, its parsing and the writing of its raw files started.
+
+    ``written``: by UID, where the writer thread stored each raw message,
+    not yet synced (a message it could not store is missing).
+    """
 
     uids: Sequence[int]
     sizes: dict[int, int]
     raws: dict[int, bytes]
     parsed: Pending
+    written: Future[dict[int, str]] | None = None
+
+    def raw_path(self, uid: int) -> str | None:
+        return self.written.result().get(uid) if self.written is not None else None
 
 
 @dataclass
@@ -195,18 +208,24 @@ class Ingest:
             pool.warm(len(uids))
         tick = progress(len(uids)) if progress and uids else None
         batches = self._batches(uids)
-        ahead = self._fetch(next(batches, None))
-        while ahead is not None and not self.stop_requested():
-            current = ahead
-            # The next batch is read and handed to the parsers while this one is filed;
-            # the moves wait on the server, so they go while the parsers hold two batches.
-            ahead = self._fetch(next(batches, None))
-            if len(step.moves) >= MOVE_EVERY:
-                self._move(step.moves, step.report)
-            resume = self._batch(step, current)
-            self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
-            if tick:
-                tick(len(current.uids))
+        with ThreadPoolExecutor(1, thread_name_prefix="mailbot-raw") as writer:
+            unsynced = Blobs(self.blobs.root, synced_elsewhere=True)  # the daemon adopts them
+
+            def store(raws: Mapping[int, bytes]) -> Future[dict[int, str]]:
+                return writer.submit(_stored, unsynced, raws)
+
+            ahead = self._fetch(next(batches, None), store)
+            while ahead is not None and not self.stop_requested():
+                current = ahead
+                # The next batch is read and handed to the parsers while this one is filed;
+                # the moves wait on the server, so they go while the parsers hold two batches.
+                ahead = self._fetch(next(batches, None), store)
+                if len(step.moves) >= MOVE_EVERY:
+                    self._move(step.moves, step.report)
+                resume = self._batch(step, current)
+                self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
+                if tick:
+                    tick(len(current.uids))
         self._move(step.moves, step.report)
         if not uids:
             self.store.save_sync_state(self.mailbox, uidvalidity, last_uid, self.clock.now())
@@ -261,18 +280,22 @@ class Ingest:
             if batch:
                 yield batch, sizes
 
-    def _fetch(self, planned: tuple[list[int], dict[int, int]] | None) -> _Fetched | None:
-        """Read one batch (messages over the size limit are not fetched) and start parsing it."""
+    def _fetch(
+        self, planned: tuple[list[int], dict[int, int]] | None, writer: _Writer
+    ) -> _Fetched | None:
+        """Read one batch (messages over the size limit are not fetched), start storing and
+        parsing it."""
         if planned is None:
             return None
         batch, sizes = planned
         small = [u for u in batch if sizes.get(u, 0) <= self.limits.max_message_bytes]
         raws = self.source.fetch_raw(small)
+        written = writer(raws) if raws else None
         if (pool := self._pool()) is not None:
             parsed = pool.submit(raws)
         else:
             parsed = parse_here(raws, self.limits, self.rules, self.policy, self.parse)
-        return _Fetched(batch, sizes, raws, parsed)
+        return _Fetched(batch, sizes, raws, parsed, written)
 
     def _pool(self) -> ParsePool | None:
         """The workers parsing goes to; None for none, or for a test's own parser."""
@@ -334,7 +357,7 @@ class Ingest:
         if parsed.error is not None:
             return self._failed(step, record, uid, parsed.error)
         try:
-            return self._file(step, record, uid, raw, parsed)
+            return self._file(step, record, uid, raw, parsed, written=fetched.raw_path(uid))
         except Exception as exc:  # the daemon must outlive any one message
             if not step.careful:
                 raise _UndoneError(f"record {record.id} (uid {uid}): {type(exc).__name__}") from exc
@@ -390,8 +413,10 @@ class Ingest:
         uid: int,
         raw: bytes,
         parsed: Parsed,
+        *,
+        written: str | None = None,
     ) -> bool:
-        raw_path = self.blobs.adopt(parsed.raw_path) if parsed.raw_path else self.blobs.put_raw(raw)
+        raw_path = self.blobs.adopt(written) if written else self.blobs.put_raw(raw)
         mail, cls = parsed.mail, parsed.classification
         if not isinstance(mail, Mail):
             reason = mail.reason if isinstance(mail, Unparseable) else "no message"
@@ -518,6 +543,19 @@ class Ingest:
 
 
 _NOTHING = Parsed(None)
+# Starts storing a batch's raw messages in the writer thread of a pass.
+_Writer = Callable[[Mapping[int, bytes]], "Future[dict[int, str]]"]
+
+
+def _stored(blobs: Blobs, raws: Mapping[int, bytes]) -> dict[int, str]:
+    """Store each raw message; one that fails is left out, for the daemon to write and report."""
+    out: dict[int, str] = {}
+    for uid, raw in raws.items():
+        try:
+            out[uid] = blobs.put_raw(raw)
+        except Exception:  # the daemon writes it again and reports what went wrong
+            continue
+    return out
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:

@@ -157,10 +157,10 @@ def limits(settings: Settings) -> Limits:
 
 
 def _pool(settings: Settings, rules: RuleSet, workers: int) -> ParsePool | None:
-    """The parse workers, which also store the raw messages; None for none."""
+    """The parse workers; None for none."""
     if not workers:
         return None
-    return ParsePool(limits(settings), rules, settings.trust, workers, store=settings.store_dir)
+    return ParsePool(limits(settings), rules, settings.trust, workers)
 
 
 def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = True) -> App:

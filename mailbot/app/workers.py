@@ -8,9 +8,6 @@ background when a pass first meets a backlog (batches are parsed in the
 daemon until it is ready) and lives as long as the app. Each worker
 receives the rules once, when it starts.
 
-A worker also stores each raw message (content-addressed, so harmless to
-repeat); the daemon syncs those files with its batch (``Blobs.adopt``).
-
 A worker that dies (a parser crash in C code, the kernel's OOM killer) takes
 only the messages it held: they count as failed attempts, the pool is started
 again, and the daemon goes on.
@@ -29,18 +26,15 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for_exit
 from multiprocessing.popen_spawn_posix import Popen
-from pathlib import Path
 
 from mailbot.core.classify import classify
 from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import Limits, parse_message
 from mailbot.core.rules import RuleSet
 from mailbot.core.trust import TrustPolicy
-from mailbot.errors import StoreError
-from mailbot.shell.blobs import Blobs
 
 __all__ = ["ParsePool", "Parsed", "Pending", "default_workers", "parse_and_classify", "parse_here"]
 
@@ -59,15 +53,11 @@ Parser = Callable[[bytes, Limits], Mail | Unparseable]
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """One message parsed and classified, or the error of a parser or classifier bug.
-
-    ``raw_path``: where a worker stored the raw message, not yet synced.
-    """
+    """One message parsed and classified, or the error of a parser or classifier bug."""
 
     mail: Mail | Unparseable | None
     classification: Classification | None = None
     error: Exception | None = None
-    raw_path: str | None = None
 
 
 def default_workers() -> int:
@@ -122,15 +112,11 @@ def _portable(exc: Exception) -> Exception:
 
 # The rules of a worker process, set once by its initializer.
 _worker: tuple[Limits, RuleSet, TrustPolicy, Parser] | None = None
-_blobs: Blobs | None = None
 
 
-def _start_worker(
-    limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser, store: Path | None
-) -> None:
-    global _worker, _blobs  # noqa: PLW0603 - one per worker process, set once at its start
+def _start_worker(limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser) -> None:
+    global _worker  # noqa: PLW0603 - one per worker process, set once at its start
     _worker = (limits, rules, policy, parse)
-    _blobs = Blobs(store, synced_elsewhere=True) if store is not None else None
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
@@ -180,17 +166,7 @@ def _exit_with_parent(parent: int) -> None:
 def _in_worker(raws: list[bytes]) -> list[Parsed]:
     if _worker is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("worker started without its rules")
-    return [_stored(raw, parse_and_classify(raw, *_worker)) for raw in raws]
-
-
-def _stored(raw: bytes, parsed: Parsed) -> Parsed:
-    """``parsed`` with ``raw`` written to the store; on a disk error the daemon writes it."""
-    if _blobs is None:
-        return parsed
-    try:
-        return replace(parsed, raw_path=_blobs.put_raw(raw))
-    except StoreError:
-        return parsed
+    return [parse_and_classify(raw, *_worker) for raw in raws]
 
 
 @dataclass
@@ -250,15 +226,13 @@ class ParsePool:
         workers: int,
         *,
         parse: Parser = parse_message,
-        store: Path | None = None,
     ) -> None:
-        """Workers for these rules; with ``store``, they also store the raw messages there.
+        """Workers for these rules.
 
         ``parse`` must be importable by its module's name: a worker does
         not run the daemon's own script.
         """
         self._args = (limits, rules, policy, parse)
-        self._store = store
         self._workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -363,7 +337,7 @@ class ParsePool:
                     max_workers=self._workers,
                     mp_context=_WorkerContext(),
                     initializer=_start_worker,
-                    initargs=(*self._args, self._store),
+                    initargs=self._args,
                 )
                 self._executor = executor
             return executor

@@ -7,6 +7,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -21,6 +22,7 @@ from mailbot.app.wiring import App, build
 from mailbot.core.decide import Plan
 from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import Limits, parse_message
+from mailbot.shell.blobs import Blobs
 from tests.app.helpers import copies, env_for, folder_contents, mailbot, settings_for
 from tests.corpus import corpus_dir
 from tests.dovecot import Dovecot
@@ -222,6 +224,48 @@ def test_a_failure_mid_batch_undoes_the_batch_and_files_the_rest_once(
         stems.setdefault(stem, []).append(int(number))
     assert refs and all(sorted(n) == list(range(1, len(n) + 1)) for n in stems.values())
     assert len(folder_contents(dovecot)["INBOX"]) == 1
+
+
+def test_raw_messages_are_stored_by_the_writer_thread_and_synced_with_their_batch(
+    dovecot: Dovecot, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each raw message is written by the pass's writer thread, beside the parsing, and
+    made durable by the daemon's sync before the batch's commit points at it."""
+    for raw in _corpus()[:5]:
+        dovecot.append("INBOX", raw)
+    threads: list[str] = []
+    put_raw = Blobs.put_raw
+
+    def noted(blobs: Blobs, raw: bytes) -> str:
+        threads.append(threading.current_thread().name)
+        return put_raw(blobs, raw)
+
+    adopted: list[str] = []
+    adopt = Blobs.adopt
+    monkeypatch.setattr(Blobs, "put_raw", noted)
+    monkeypatch.setattr(Blobs, "adopt", lambda b, rel: adopted.append(rel) or adopt(b, rel))
+    with closing(app.connect()) as source:
+        assert app.ingest(source).run_pass().filed == 5
+    assert len(threads) == 5 and all(name.startswith("mailbot-raw") for name in threads)
+    records = [app.store.record(i) for i in range(1, 6)]
+    assert sorted(adopted) == sorted(r.raw_path for r in records if r and r.raw_path)
+
+
+def test_a_raw_message_the_writer_could_not_store_is_written_by_the_daemon(
+    dovecot: Dovecot, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw file the writer thread failed on (a full disk that has room again) is written
+    by the daemon itself when it files the message: nothing is lost or left unsynced."""
+    for raw in _corpus()[:3]:
+        dovecot.append("INBOX", raw)
+    monkeypatch.setattr(ingest_mod, "_stored", lambda blobs, raws: {})
+    with closing(app.connect()) as source:
+        assert app.ingest(source).run_pass().filed == 3
+    for record_id in (1, 2, 3):
+        record = app.store.record(record_id)
+        assert record is not None and record.raw_path
+        raw = app.blobs.read_raw(record.raw_path)
+        assert hashlib.sha256(raw).hexdigest() == record.sha256
 
 
 def test_unparseable_and_oversize_go_to_quarantine_at_once(dovecot: Dovecot, app: App) -> None:
