@@ -4,11 +4,11 @@ The ledger (``Store``) is the source of truth, never the ``\\Seen`` flag.
 Each message goes ``fetched`` → ``filed`` → ``moved`` (or ``quarantined``, or
 ``duplicate``), and each step is safe to repeat after a crash:
 
-* the raw bytes are stored (content-addressed) before any decision, by a
-  thread of their own as soon as a batch is read, beside its parsing
-  (creating files costs the kernel more than anything else done per
-  message, and it needs no lock of the interpreter's); the daemon syncs
-  them with the batch (``Blobs.adopt``);
+* the raw bytes are stored (content-addressed) before any decision; when
+  parse workers parse the batches, by a thread of their own as soon as a
+  batch is read (creating files costs the kernel more than anything else
+  done per message, and it needs no lock of the interpreter's), the daemon
+  syncing them with the batch (``Blobs.adopt``);
 * the decision, its attachments and its outgoing mail are written in one
   transaction (``Store.file_message``), the batch's one transaction,
   committed after the batch's files are synced to disk; when one message of
@@ -35,7 +35,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -208,12 +208,7 @@ class Ingest:
             pool.warm(len(uids))
         tick = progress(len(uids)) if progress and uids else None
         batches = self._batches(uids)
-        with ThreadPoolExecutor(1, thread_name_prefix="mailbot-raw") as writer:
-            unsynced = Blobs(self.blobs.root, synced_elsewhere=True)  # the daemon adopts them
-
-            def store(raws: Mapping[int, bytes]) -> Future[dict[int, str]]:
-                return writer.submit(_stored, unsynced, raws)
-
+        with self._raw_writer() as store:
             ahead = self._fetch(next(batches, None), store)
             while ahead is not None and not self.stop_requested():
                 current = ahead
@@ -280,8 +275,24 @@ class Ingest:
             if batch:
                 yield batch, sizes
 
+    @contextmanager
+    def _raw_writer(self) -> Iterator[_Writer | None]:
+        """Where a pass's raw messages are stored: a thread of its own, beside the parse
+        workers; None (the daemon writes them as it files) when the daemon parses itself.
+
+        The thread's file system calls run without the interpreter's lock, but
+        between them it must take the lock back: beside a thread parsing in
+        this process, that wait would cost more than the writing saves.
+        """
+        if self._pool() is None:
+            yield None
+            return
+        unsynced = Blobs(self.blobs.root, synced_elsewhere=True)  # the daemon adopts them
+        with ThreadPoolExecutor(1, thread_name_prefix="mailbot-raw") as writer:
+            yield lambda raws: writer.submit(_stored, unsynced, raws)
+
     def _fetch(
-        self, planned: tuple[list[int], dict[int, int]] | None, writer: _Writer
+        self, planned: tuple[list[int], dict[int, int]] | None, writer: _Writer | None
     ) -> _Fetched | None:
         """Read one batch (messages over the size limit are not fetched), start storing and
         parsing it."""
@@ -290,7 +301,7 @@ class Ingest:
         batch, sizes = planned
         small = [u for u in batch if sizes.get(u, 0) <= self.limits.max_message_bytes]
         raws = self.source.fetch_raw(small)
-        written = writer(raws) if raws else None
+        written = writer(raws) if writer is not None and raws else None
         if (pool := self._pool()) is not None:
             parsed = pool.submit(raws)
         else:

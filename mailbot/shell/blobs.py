@@ -109,9 +109,9 @@ class Blobs:
     def __init__(self, root: Path, *, synced_elsewhere: bool = False) -> None:
         """Blobs under ``root``.
 
-        With ``synced_elsewhere`` nothing written here is synced: for a parse
-        worker, whose files the daemon makes durable with its batch
-        (:meth:`adopt`).
+        With ``synced_elsewhere`` nothing written here is synced: for the
+        writer thread of a pass, whose files the daemon makes durable with
+        its batch (:meth:`adopt`).
         """
         self.root = root.resolve()
         self._synced_elsewhere = synced_elsewhere
@@ -153,7 +153,7 @@ class Blobs:
         return rel
 
     def adopt(self, rel: str) -> str:
-        """Take on a file another process wrote unsynced (a parse worker's raw message).
+        """Take on a raw message written unsynced elsewhere (by the writer thread of a pass).
 
         It is made durable with this batch's files (:meth:`synced_once`), or
         at once outside a batch; returns ``rel``.

@@ -226,11 +226,13 @@ def test_a_failure_mid_batch_undoes_the_batch_and_files_the_rest_once(
     assert len(folder_contents(dovecot)["INBOX"]) == 1
 
 
+@pytest.mark.parametrize(("workers", "writer"), [(1, "mailbot-raw"), (0, "MainThread")])
 def test_raw_messages_are_stored_by_the_writer_thread_and_synced_with_their_batch(
-    dovecot: Dovecot, app: App, monkeypatch: pytest.MonkeyPatch
+    dovecot: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, writer: str
 ) -> None:
-    """Each raw message is written by the pass's writer thread, beside the parsing, and
-    made durable by the daemon's sync before the batch's commit points at it."""
+    """With parse workers, each raw message is written by the pass's writer thread and
+    made durable by the daemon's sync before the batch's commit points at it; without
+    them, the daemon (parsing in its own thread) writes them as it files."""
     for raw in _corpus()[:5]:
         dovecot.append("INBOX", raw)
     threads: list[str] = []
@@ -244,28 +246,39 @@ def test_raw_messages_are_stored_by_the_writer_thread_and_synced_with_their_batc
     adopt = Blobs.adopt
     monkeypatch.setattr(Blobs, "put_raw", noted)
     monkeypatch.setattr(Blobs, "adopt", lambda b, rel: adopted.append(rel) or adopt(b, rel))
-    with closing(app.connect()) as source:
-        assert app.ingest(source).run_pass().filed == 5
-    assert len(threads) == 5 and all(name.startswith("mailbot-raw") for name in threads)
-    records = [app.store.record(i) for i in range(1, 6)]
-    assert sorted(adopted) == sorted(r.raw_path for r in records if r and r.raw_path)
+    app = build(settings_for(dovecot, tmp_path / "store", parse_workers=workers))
+    try:
+        with closing(app.connect()) as source:
+            assert app.ingest(source).run_pass().filed == 5
+        assert len(threads) == 5 and all(name.startswith(writer) for name in threads)
+        records = [app.store.record(i) for i in range(1, 6)]
+        paths = sorted(r.raw_path for r in records if r and r.raw_path)
+    finally:
+        app.close()
+    assert len(paths) == 5 and sorted(adopted) == (paths if workers else [])
 
 
 def test_a_raw_message_the_writer_could_not_store_is_written_by_the_daemon(
-    dovecot: Dovecot, app: App, monkeypatch: pytest.MonkeyPatch
+    dovecot: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A raw file the writer thread failed on (a full disk that has room again) is written
     by the daemon itself when it files the message: nothing is lost or left unsynced."""
     for raw in _corpus()[:3]:
         dovecot.append("INBOX", raw)
-    monkeypatch.setattr(ingest_mod, "_stored", lambda blobs, raws: {})
-    with closing(app.connect()) as source:
-        assert app.ingest(source).run_pass().filed == 3
-    for record_id in (1, 2, 3):
-        record = app.store.record(record_id)
-        assert record is not None and record.raw_path
-        raw = app.blobs.read_raw(record.raw_path)
-        assert hashlib.sha256(raw).hexdigest() == record.sha256
+    failed: list[int] = []
+    monkeypatch.setattr(ingest_mod, "_stored", lambda blobs, raws: (failed.extend(raws), {})[1])
+    app = build(settings_for(dovecot, tmp_path / "store", parse_workers=1))
+    try:
+        with closing(app.connect()) as source:
+            assert app.ingest(source).run_pass().filed == 3
+        assert len(failed) == 3
+        for record_id in (1, 2, 3):
+            record = app.store.record(record_id)
+            assert record is not None and record.raw_path
+            raw = app.blobs.read_raw(record.raw_path)
+            assert hashlib.sha256(raw).hexdigest() == record.sha256
+    finally:
+        app.close()
 
 
 def test_unparseable_and_oversize_go_to_quarantine_at_once(dovecot: Dovecot, app: App) -> None:

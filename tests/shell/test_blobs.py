@@ -303,10 +303,10 @@ def test_syncfs_refused_by_a_seccomp_filter_falls_back_to_fsync(
     assert len(fsyncs) == 2  # the file, then its folder
 
 
-def test_a_workers_blobs_are_never_synced_there(
+def test_a_writers_blobs_are_never_synced_there(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A parse worker writes raw files unsynced, even outside a batch: the daemon syncs them."""
+    """The writer thread writes raw files unsynced, even outside a batch: the daemon syncs them."""
     fsyncs = _counted_fsyncs(monkeypatch)
     worker = Blobs(tmp_path, synced_elsewhere=True)
     rel = worker.put_raw(b"raw message")
@@ -317,7 +317,7 @@ def test_a_workers_blobs_are_never_synced_there(
 def test_adopted_files_are_synced_with_the_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without syncfs, a file a worker wrote is fsynced with the batch, or at once outside one."""
+    """Without syncfs, a file the writer wrote is fsynced with the batch, or at once outside one."""
     monkeypatch.setattr(blobs_mod, "_syncfs", lambda root: False)
     fsyncs = _counted_fsyncs(monkeypatch)
     worker, daemon = Blobs(tmp_path, synced_elsewhere=True), Blobs(tmp_path)
