@@ -213,9 +213,10 @@ class Ingest:
             while ahead is not None and not self.stop_requested():
                 current = ahead
                 # The next batch is read and handed to the parsers while this one is filed;
-                # the moves wait on the server, so they go while the parsers hold two batches.
+                # the moves wait on the server, so they go while the parsers hold two batches,
+                # or the last one (then only its own moves are left for the end).
                 ahead = self._fetch(next(batches, None), store)
-                if len(step.moves) >= MOVE_EVERY:
+                if len(step.moves) >= MOVE_EVERY or (ahead is None and step.moves):
                     self._move(step.moves, step.report)
                 resume = self._batch(step, current)
                 self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
