@@ -53,7 +53,7 @@ WINDOWS_RESERVED = frozenset(
 _RAW_PATH = re.compile(r"raw/([0-9a-f]{2})/\1[0-9a-f]{62}\.eml")
 _RAW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 # Writes ``data`` to a path, synced when told; False when it did not place it.
-Writer = Callable[[Path, bytes, bool], bool]
+_WriteFn = Callable[[Path, bytes, bool], bool]
 # Path separators and characters Windows refuses in a name.
 _UNSAFE = re.compile(r'[/\\<>:"|?*]')
 
@@ -195,7 +195,7 @@ class Blobs:
             _make_dirs(folder, self.root)
             self._folders.add(folder)
 
-    def _write(self, target: Path, data: bytes, write: Writer) -> bool:
+    def _write(self, target: Path, data: bytes, write: _WriteFn) -> bool:
         """``write`` ``data`` to ``target``, synced now or with the batch; False if not placed."""
         pending = self._unsynced
         sync = pending is None and not self._synced_elsewhere
