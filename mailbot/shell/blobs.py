@@ -196,7 +196,8 @@ class Blobs:
             self._folders.add(folder)
 
     def _write(self, target: Path, data: bytes, write: _WriteFn) -> bool:
-        """``write`` ``data`` to ``target``, synced now or with the batch; False if not placed."""
+        """``write`` ``data`` to ``target``, synced now (the file, then its folder) or with the
+        batch; False if not placed."""
         pending = self._unsynced
         sync = pending is None and not self._synced_elsewhere
         try:
@@ -205,6 +206,8 @@ class Blobs:
             self._folders.discard(target.parent)
             self._make_dirs(target.parent)
             placed = write(target, data, sync)
+        if placed and sync:
+            _fsync_dir(target.parent)
         if placed and pending is not None:
             pending.append(target)
         return placed
@@ -287,7 +290,7 @@ def _write_new(target: Path, data: bytes, sync: bool) -> bool:
 
     The bytes go to a temporary file in the same folder (fsynced when
     ``sync``), then ``os.link`` (which fails, atomically, if the name is
-    taken) puts them in place, and the folder is fsynced when ``sync``.
+    taken) puts them in place.
     """
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
@@ -303,8 +306,6 @@ def _write_new(target: Path, data: bytes, sync: bool) -> bool:
             return False
     finally:
         Path(tmp).unlink(missing_ok=True)
-    if sync:
-        _fsync_dir(target.parent)
     return True
 
 
@@ -324,8 +325,6 @@ def _write_in_place(target: Path, data: bytes, sync: bool) -> bool:
             os.fsync(fd)
     finally:
         os.close(fd)
-    if sync:
-        _fsync_dir(target.parent)
     return True
 
 

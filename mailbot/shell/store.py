@@ -628,15 +628,11 @@ class Store:
         """
         stmt = update(MessageRow).where(MessageRow.id == record_id)
         stmt = stmt.where(MessageRow.state == "quarantined")
-        with self._tx() as s:
-            c = _core(s)
-            changed = cast(CursorResult[Any], c.execute(stmt.values(
-                state="fetched", attempts=0, updated_at=now
-            ))).rowcount == 1  # fmt: skip
-            if changed:
-                c.execute(_DELETE_ATTACHMENTS, {"record_id": record_id})
-                _forget(s, record_id)
-            return changed
+        with self.together():
+            if self._rowcount(stmt.values(state="fetched", attempts=0, updated_at=now)) != 1:
+                return False
+            self._rowcount(delete(AttachmentRow).where(AttachmentRow.record_id == record_id))
+            return True
 
     def _set_state(
         self, record_id: int, state: MessageState, now: datetime, *, error: str | None, **more: Any
