@@ -43,6 +43,7 @@ from mailbot.core.decoding import (
 from mailbot.core.docx_text import docx_text, is_docx
 from mailbot.core.filenames import safe_filename
 from mailbot.core.html_text import html_to_text
+from mailbot.core.mimetree import MAX_CHARS, build
 from mailbot.core.model import Attachment, AuthResult, Mail, Unparseable
 from mailbot.core.quotes import new_text
 
@@ -145,16 +146,31 @@ def _feed(raw: bytes, digest: str) -> Message:
     The stdlib decodes the bytes to one str and wraps it in a StringIO (four
     bytes a character for non-ASCII text), which multiplies a 25 MB message's
     memory; feeding the same parser in chunks builds the same tree, and long
-    encoded bodies skip it altogether (:mod:`mailbot.core.bigbodies`).
+    encoded bodies skip it altogether (:mod:`mailbot.core.bigbodies`). A
+    short, regular text is not fed at all: the same tree is built in bulk
+    (:mod:`mailbot.core.mimetree`).
     """
-    parser = BytesFeedParser(_factory=BlobPart, policy=compat32)
     pieces, runs = cut(raw, digest)
+    built = _built(pieces)
+    message = built if built is not None else _fed(pieces)
+    link(message, runs, digest)
+    return message
+
+
+def _fed(pieces: list[memoryview | bytes]) -> Message:
+    """The feed parser's tree, fed in bounded chunks."""
+    parser = BytesFeedParser(_factory=BlobPart, policy=compat32)
     for piece in pieces:
         for start in range(0, len(piece), _CHUNK):
             parser.feed(bytes(piece[start : start + _CHUNK]))
-    message = parser.close()
-    link(message, runs, digest)
-    return message
+    return parser.close()
+
+
+def _built(pieces: list[memoryview | bytes]) -> BlobPart | None:
+    """The tree built in bulk, or None when the feed parser must build it."""
+    if sum(len(piece) for piece in pieces) > MAX_CHARS:
+        return None
+    return build(b"".join(pieces).decode("ascii", "surrogateescape"))
 
 
 def _load(raw: bytes, digest: str, limits: Limits) -> tuple[Message, bool, list[str]]:
