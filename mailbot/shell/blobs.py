@@ -21,6 +21,7 @@ is never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -177,17 +178,31 @@ class Blobs:
         """
         if att.skipped is not None:
             return None
-        folder = self.path(f"attachments/{int(record_id)}")
-        with self._io(self._relative(folder)):
-            self._make_dirs(folder)
-            return self._relative(self._put_new(folder, safe_filename(att.name), att.payload))
+        rel = f"attachments/{int(record_id)}"
+        with self._io(rel):
+            folder = self._folder(rel)
+            return f"{rel}/{self._put_new(folder, safe_filename(att.name), att.payload)}"
 
-    def _put_new(self, folder: Path, name: str, data: bytes) -> Path:
-        """Write ``data`` as ``name`` in ``folder``, or the first free ``name (n)``."""
+    def _folder(self, rel: str) -> Path:
+        """``root / rel``, made if missing and checked once to lie inside the store.
+
+        A name inside it is one sanitised component, and neither linking a
+        file into place nor reading one back (``O_NOFOLLOW``) follows a symlink
+        planted there, so the files need no check of their own.
+        """
+        folder = self.root / rel
+        if folder not in self._folders:
+            _make_dirs(folder, self.root)
+            self._inside(folder)
+            self._folders.add(folder)
+        return folder
+
+    def _put_new(self, folder: Path, name: str, data: bytes) -> str:
+        """Write ``data`` as ``name`` in ``folder``, or as the first free ``name (n)``: the name."""
         for candidate in _candidates(name):
-            target = self._inside(folder / candidate)
-            if _same_content(target, data) or self._write(target, data, _write_new):
-                return target
+            target = folder / candidate
+            if self._write(target, data, _write_new) or _same_content(target, data):
+                return candidate
         raise AssertionError("unreachable: _candidates never ends")  # pragma: no cover
 
     def _make_dirs(self, folder: Path) -> None:
@@ -262,11 +277,18 @@ class Blobs:
 
 
 def _make_dirs(folder: Path, root: Path) -> None:
-    """Create ``folder`` and its parents below ``root``, each with mode 0o750."""
-    missing = [p for p in (folder, *folder.parents) if p.is_relative_to(root) and not p.exists()]
-    for path in reversed(missing):
-        path.mkdir(mode=DIR_MODE, exist_ok=True)
-        path.chmod(DIR_MODE)
+    """Create ``folder`` and its missing parents up to ``root``, each with mode 0o750."""
+    try:
+        os.mkdir(folder, DIR_MODE)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        if folder == root or not folder.is_relative_to(root):
+            raise
+        _make_dirs(folder.parent, root)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, DIR_MODE)
+    os.chmod(folder, DIR_MODE)  # the umask may have taken bits off
 
 
 def _has_size(path: Path, size: int) -> bool:
@@ -278,11 +300,17 @@ def _has_size(path: Path, size: int) -> bool:
 
 
 def _same_content(path: Path, data: bytes) -> bool:
-    """Whether ``path`` is a file holding exactly ``data``."""
+    """Whether ``path`` is a file (not a symlink) holding exactly ``data``."""
     try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return False
+        raise
+    with os.fdopen(fd, "rb") as f:
+        return os.fstat(fd).st_size == len(data) and f.read() == data
 
 
 def _write_new(target: Path, data: bytes, sync: bool) -> bool:

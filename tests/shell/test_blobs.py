@@ -139,6 +139,18 @@ def test_symlinked_folder_cannot_lead_outside(tmp_path: Path, blobs: Blobs) -> N
     assert list(outside.iterdir()) == []
 
 
+def test_symlink_planted_at_an_attachment_name_is_neither_followed_nor_reused(
+    tmp_path: Path, blobs: Blobs
+) -> None:
+    """A name taken by a symlink (even to the same bytes) is passed over for ``name (2)``."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"data")
+    (blobs.root / "attachments" / "5").mkdir(parents=True)
+    (blobs.root / "attachments" / "5" / "x.txt").symlink_to(outside)
+    assert blobs.put_attachment(5, att("x.txt", b"data")) == "attachments/5/x (2).txt"
+    assert outside.read_bytes() == b"data"
+
+
 def test_path_refuses_relative_escape(blobs: Blobs) -> None:
     """A stored path from the database cannot point outside the store."""
     with pytest.raises(StoreError, match="leads outside"):
