@@ -10,9 +10,12 @@ key for accented text and by the folded form for text typed plain (see
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailbot.core.text import Token, analyse, fold, search_form, syllable_key, tokens
 
@@ -123,13 +126,24 @@ def compile_phrases(
 Entry = tuple[str, Phrase]
 
 
-@dataclass(frozen=True, slots=True)
-class _Bucket:
-    """The phrases that start with one syllable: one-word ones, and the rest by second word."""
+@dataclass(frozen=True, slots=True, eq=False)
+class _Node:
+    """The phrases that begin with the syllables read so far: those ending here, and the
+    next syllable's nodes, by tone-free key (marked text) and by folded form (plain text)."""
 
-    singles: tuple[Entry, ...] = ()
-    by_key: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
-    by_fold: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
+    ends: tuple[Entry, ...] = ()
+    by_key: dict[str, _Node] = field(default_factory=dict)
+    by_fold: dict[str, _Node] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A rule's regular expression, and a literal any match must contain ("" when unknown)."""
+
+    name: str
+    pattern: re.Pattern[str]
+    phrase: Phrase
+    literal: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,49 +152,48 @@ class PhraseIndex:
 
     Classifying asks some thirty sets (twelve topics, four kinds, urgency …)
     about the same three texts; scanning each text once and sorting the hits
-    by set is what keeps classifying cheap beside parsing. Phrases are
-    indexed by their first two syllables, so common first words ("học",
-    "bài") cost one dictionary look-up, not a comparison per phrase.
+    by set is what keeps classifying cheap beside parsing. The phrases form
+    a trie of syllables: from each word of the text, one dictionary look-up
+    per following word, for as long as some phrase still fits, whatever the
+    number of phrases. Each word is compared in its own line's mode, by key
+    or folded (see :func:`mailbot.core.text.analyse`).
     """
 
-    by_key: dict[str, _Bucket]
-    by_fold: dict[str, _Bucket]
-    regexes: tuple[tuple[str, re.Pattern[str], Phrase], ...]
+    root: _Node
+    regexes: tuple[_Pattern, ...]
 
     def find(self, analysed: tuple[Token, ...], raw: str) -> dict[str, list[Match]]:
         """Every set's matches in one text: ``{set name: [Match, …]}``."""
-        counts: dict[Entry, int] = {}
-        last = len(analysed) - 1
+        hits: list[Entry] = []
+        root_key, root_fold = self.root.by_key, self.root.by_fold
+        size = len(analysed)
         for i, tok in enumerate(analysed):
-            bucket = (self.by_fold if tok.plain else self.by_key).get(
-                tok.folded if tok.plain else tok.key
-            )
-            if bucket is None:
-                continue
-            for entry in bucket.singles:
-                counts[entry] = counts.get(entry, 0) + 1
-            if i < last:
-                nxt = analysed[i + 1]
-                seconds = (
-                    bucket.by_fold.get(nxt.folded) if nxt.plain else bucket.by_key.get(nxt.key)
-                )
-                for entry in seconds or ():  # two syllables: both compared by the look-ups
-                    if len(entry[1].keys) == 2 or _matches_at(entry[1], analysed, i):
-                        counts[entry] = counts.get(entry, 0) + 1
+            node = root_fold.get(tok.folded) if tok.plain else root_key.get(tok.key)
+            j = i + 1
+            while node is not None:
+                hits.extend(node.ends)
+                if j == size:
+                    break
+                nxt = analysed[j]
+                node = node.by_fold.get(nxt.folded) if nxt.plain else node.by_key.get(nxt.key)
+                j += 1
+        counts = Counter(hits)
         self._regex_hits(raw, counts)
         out: dict[str, list[Match]] = {}
         for (name, phrase), n in counts.items():
             out.setdefault(name, []).append(Match(phrase, n))
         return out
 
-    def _regex_hits(self, raw: str, counts: dict[Entry, int]) -> None:
+    def _regex_hits(self, raw: str, counts: Counter[Entry]) -> None:
         if not raw or not self.regexes:
             return
         folded = search_form(raw)
-        for name, pattern, phrase in self.regexes:
-            n = len(pattern.findall(folded))
+        for rule in self.regexes:
+            if rule.literal not in folded:
+                continue
+            n = len(rule.pattern.findall(folded))
             if n:
-                counts[(name, phrase)] = counts.get((name, phrase), 0) + n
+                counts[(rule.name, rule.phrase)] += n
 
 
 def build_index(sets: dict[str, PhraseSet]) -> PhraseIndex:
@@ -188,31 +201,62 @@ def build_index(sets: dict[str, PhraseSet]) -> PhraseIndex:
     entries = [
         (name, p) for name, ps in sets.items() for group in ps.by_key.values() for p in group
     ]
-    regexes = [(name, pat, p) for name, ps in sets.items() for pat, p in ps.regexes]
-    return PhraseIndex(
-        by_key=_buckets(entries, lambda p: p.keys),
-        by_fold=_buckets(entries, lambda p: p.folded),
-        regexes=tuple(regexes),
+    regexes = [
+        _Pattern(name, pat, p, _required_literal(pat))
+        for name, ps in sets.items()
+        for pat, p in ps.regexes
+    ]
+    return PhraseIndex(root=_node(entries, 0, {}), regexes=tuple(regexes))
+
+
+def _node(entries: list[Entry], depth: int, made: dict[tuple[int, ...], _Node]) -> _Node:
+    """The trie node for ``entries``, which agree on their first ``depth`` syllables.
+
+    A node is shared by every path that leads to the same phrases (``made``).
+    """
+    memo = (depth, *(id(e) for e in entries))
+    if memo in made:
+        return made[memo]
+    longer = [e for e in entries if len(e[1].keys) > depth]
+    node = _Node(
+        ends=tuple(e for e in entries if len(e[1].keys) == depth),
+        by_key=_children(longer, depth, lambda p: p.keys, made),
+        by_fold=_children(longer, depth, lambda p: p.folded, made),
     )
+    made[memo] = node
+    return node
 
 
-def _buckets(entries: list[Entry], form: Callable[[Phrase], tuple[str, ...]]) -> dict[str, _Bucket]:
-    singles: dict[str, list[Entry]] = {}
-    by_key: dict[str, dict[str, list[Entry]]] = {}
-    by_fold: dict[str, dict[str, list[Entry]]] = {}
+def _children(
+    entries: list[Entry],
+    depth: int,
+    form: Callable[[Phrase], tuple[str, ...]],
+    made: dict[tuple[int, ...], _Node],
+) -> dict[str, _Node]:
+    groups: dict[str, list[Entry]] = {}
     for entry in entries:
-        words = form(entry[1])
-        if len(words) == 1:
-            singles.setdefault(words[0], []).append(entry)
+        groups.setdefault(form(entry[1])[depth], []).append(entry)
+    return {word: _node(group, depth + 1, made) for word, group in groups.items()}
+
+
+def _required_literal(pattern: re.Pattern[str]) -> str:
+    """The longest run of plain characters at the start of every match, after any
+    leading anchors (``^``, ``\\b``): text without it cannot match, and ``in``
+    finds that much faster than the pattern's own scan. "" when there is none
+    or the pattern is case-insensitive."""
+    if pattern.flags & re.IGNORECASE:
+        return ""
+    try:  # the standard library's own parser of patterns, private (re._parser)
+        parser: Any = importlib.import_module("re._parser")
+        items = list(parser.parse(pattern.pattern, pattern.flags))
+        anchor, literal = parser.AT, parser.LITERAL
+    except Exception:  # it changed: no shortcut, and the same result
+        return ""
+    chars: list[str] = []
+    for op, value in items:
+        if op is anchor and not chars:
             continue
-        by_key.setdefault(words[0], {}).setdefault(entry[1].keys[1], []).append(entry)
-        by_fold.setdefault(words[0], {}).setdefault(entry[1].folded[1], []).append(entry)
-    firsts = set(singles) | set(by_key)
-    return {
-        first: _Bucket(
-            singles=tuple(singles.get(first, ())),
-            by_key={k: tuple(v) for k, v in by_key.get(first, {}).items()},
-            by_fold={k: tuple(v) for k, v in by_fold.get(first, {}).items()},
-        )
-        for first in firsts
-    }
+        if op is not literal:
+            break
+        chars.append(chr(value))
+    return "".join(chars)

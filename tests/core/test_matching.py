@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mailbot.core.matching import compile_phrases
+from mailbot.core.matching import (
+    Match,
+    PhraseSet,
+    _required_literal,
+    build_index,
+    compile_phrases,
+)
+from mailbot.core.text import analyse
 
 PHRASES = compile_phrases(
     [
@@ -61,3 +70,63 @@ def test_regex_runs_on_lower_case_text() -> None:
     phrases = compile_phrases([], [(re.compile(r"71-nq/tw"), 2.0, "II")])
     found = phrases.search("Nghị quyết 71-NQ/TW của Bộ Chính trị")
     assert [(m.phrase.label, m.count) for m in found] == [("II", 1)]
+
+
+# -- the index of many sets: a trie of syllables ------------------------------
+
+WORDS = ["học", "hoc", "sinh", "ma", "túy", "tuy", "mà", "tùy", "đuối", "duoi", "nước", "nuoc",
+         "an", "toàn", "toan", "giao", "thông", "thong"]  # fmt: skip
+SET_PHRASES = {
+    "a": ["học sinh", "ma túy", "an toàn giao thông", "học"],
+    "b": ["đuối nước", "an toàn", "học sinh học", "giao thông an toàn giao"],
+    "c": ["mà tùy", "ma"],
+}
+
+
+def _sets() -> dict[str, PhraseSet]:
+    return {
+        name: compile_phrases([(p, 1.0, name) for p in phrases])
+        for name, phrases in SET_PHRASES.items()
+    }
+
+
+def _counts(found: list[Match]) -> set[tuple[str, int]]:
+    return {(m.phrase.text, m.count) for m in found}
+
+
+PIECES = WORDS + [p for phrases in SET_PHRASES.values() for p in phrases] + [
+    "an toan giao thong", "hoc sinh hoc", "giao thong an toan giao"
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(PIECES), max_size=8), max_size=6))
+def test_index_finds_what_each_set_finds(lines: list[list[str]]) -> None:
+    """Across lines typed plain and with marks, the index's one scan finds, set by set,
+    exactly the phrases and counts of a plain scan of that set alone."""
+    text = "\n".join(" ".join(line) for line in lines)
+    sets = _sets()
+    found = build_index(sets).find(analyse(text), text)
+    for name, phrases in sets.items():
+        assert _counts(found.get(name, [])) == _counts(phrases.search(text))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        (r"\bph (em|cháu)\b", "ph "),
+        (r"^\s*\[?tin", ""),
+        (r"https?://", "http"),
+        ("ab?c", "a"),
+        ("abc+", "ab"),
+        ("a|b", ""),
+        ("(?i)abc", ""),
+        (r"x{2}y", ""),
+        (r"71[-\s]?nq/tw", "71"),
+    ],
+)
+def test_a_regex_is_tried_only_on_text_holding_its_leading_literal(
+    pattern: str, literal: str
+) -> None:
+    """The literal every match starts with (after anchors), or "" when there is none."""
+    assert _required_literal(re.compile(pattern)) == literal
