@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesParser
-from email.policy import compat32
+from email.policy import Compat32, compat32
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
+from typing import Any
 
 from mailbot.core.addresses import SenderResult, parse_sender, recipients
 from mailbot.core.authres import parse_auth_results
@@ -397,11 +398,31 @@ def _raw_filename(part: Message) -> str:
     return decode_words(unsurrogate(name))
 
 
+class _AsRead(Compat32):
+    """``compat32`` writing each header field as it was read, not folded again.
+
+    Folding again (``email.header.Header``) took most of the time of
+    serialising an attached message, and changed its fields: re-wrapped
+    lines, 8-bit text turned into encoded words. Line breaks inside a field
+    become the generator's ``\\n``, like every other line it writes.
+    """
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        """``name: value`` and a line break, the value's own bytes kept."""
+        if not isinstance(value, str):
+            return super().fold_binary(name, value)
+        text = f"{name}: {value}".replace("\r\n", "\n") + self.linesep
+        return text.encode("ascii", "surrogateescape")
+
+
+_AS_READ = _AsRead()
+
+
 def _content_bytes(part: Message, ctype: str) -> bytes:
     """An attachment's bytes: an attached message is serialised again (RFC 2046 section 5.2.1)."""
     if ctype.startswith("message/") or part.is_multipart():
         subparts = [sub for sub in part.get_payload() if isinstance(sub, Message)]
-        return restored(b"".join(sub.as_bytes() for sub in subparts), part)
+        return restored(b"".join(sub.as_bytes(policy=_AS_READ) for sub in subparts), part)
     return _payload_bytes(part)
 
 
