@@ -14,9 +14,9 @@ must match before it is reused.
 
 Attachment names come from the sender (RFC 2183 section 2.3 lets them put
 anything there), so they are sanitised again here even though the parser
-already did: a name is reduced to one harmless path component, and the final
-path is checked to lie inside the store (RELIABILITY case 20). An existing file
-is never overwritten.
+already did: a name is reduced to one harmless path component, its folder is
+checked to lie inside the store, and no symlink at the file's name is followed
+(RELIABILITY case 20). An existing file is never overwritten.
 """
 
 from __future__ import annotations
