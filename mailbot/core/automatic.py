@@ -25,14 +25,15 @@ __all__ = ["automatic_reasons"]
 
 def automatic_reasons(mail: Mail, rules: AutomaticRules) -> tuple[str, ...]:
     """The names of the tests that say ``mail`` is automatic; empty when it is not."""
+    present = {name for name, _value in mail.headers}  # lower-case, as parsed
     checks = (
         ("auto-submitted", _auto_submitted(mail)),
         ("report", mail.content_type.lower() == "multipart/report"),
         ("null-return-path", _null_return_path(mail)),
         ("system-sender", _system_sender(mail, rules)),
         ("precedence", _precedence(mail) in rules.precedence),
-        ("list", any(mail.header(h) is not None for h in rules.list_headers)),
-        ("flag-header", any(mail.header(h) is not None for h in rules.flag_headers)),
+        ("list", any(h.lower() in present for h in rules.list_headers)),
+        ("flag-header", any(h.lower() in present for h in rules.flag_headers)),
         ("auto-subject", bool(rules.subjects.search(mail.subject))),
     )
     return tuple(name for name, fired in checks if fired)
