@@ -13,11 +13,19 @@ from __future__ import annotations
 import importlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailbot.core.text import Token, analyse, fold, search_form, syllable_key, tokens
+from mailbot.core.text import (
+    PLAIN_MARK,
+    Token,
+    analyse,
+    fold,
+    search_form,
+    syllable_key,
+    tokens,
+)
 
 __all__ = ["Match", "Phrase", "PhraseIndex", "PhraseSet", "build_index", "compile_phrases"]
 
@@ -129,11 +137,11 @@ Entry = tuple[str, Phrase]
 @dataclass(frozen=True, slots=True, eq=False)
 class _Node:
     """The phrases that begin with the syllables read so far: those ending here, and the
-    next syllable's nodes, by tone-free key (marked text) and by folded form (plain text)."""
+    next syllable's nodes by :attr:`Token.look <mailbot.core.text.Token>` (its tone-free
+    key, or its folded form behind :data:`~mailbot.core.text.PLAIN_MARK` for plain text)."""
 
     ends: tuple[Entry, ...] = ()
-    by_key: dict[str, _Node] = field(default_factory=dict)
-    by_fold: dict[str, _Node] = field(default_factory=dict)
+    after: dict[str, _Node] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +173,15 @@ class PhraseIndex:
     def find(self, analysed: tuple[Token, ...], raw: str) -> dict[str, list[Match]]:
         """Every set's matches in one text: ``{set name: [Match, …]}``."""
         hits: list[Entry] = []
-        root_key, root_fold = self.root.by_key, self.root.by_fold
-        size = len(analysed)
-        for i, tok in enumerate(analysed):
-            node = root_fold.get(tok.folded) if tok.plain else root_key.get(tok.key)
-            j = i + 1
+        looks = [tok.look for tok in analysed]
+        size = len(looks)
+        for i, first in enumerate(map(self.root.after.get, looks)):
+            node, j = first, i + 1
             while node is not None:
                 hits.extend(node.ends)
                 if j == size:
                     break
-                nxt = analysed[j]
-                node = node.by_fold.get(nxt.folded) if nxt.plain else node.by_key.get(nxt.key)
+                node = node.after.get(looks[j])
                 j += 1
         counts = Counter(hits)
         self._regex_hits(raw, counts)
@@ -218,25 +224,17 @@ def _node(entries: list[Entry], depth: int, made: dict[tuple[int, ...], _Node]) 
     if memo in made:
         return made[memo]
     longer = [e for e in entries if len(e[1].keys) > depth]
+    groups: dict[str, list[Entry]] = {}
+    for entry in longer:
+        groups.setdefault(entry[1].keys[depth], []).append(entry)
+    for entry in longer:
+        groups.setdefault(PLAIN_MARK + entry[1].folded[depth], []).append(entry)
     node = _Node(
         ends=tuple(e for e in entries if len(e[1].keys) == depth),
-        by_key=_children(longer, depth, lambda p: p.keys, made),
-        by_fold=_children(longer, depth, lambda p: p.folded, made),
+        after={look: _node(group, depth + 1, made) for look, group in groups.items()},
     )
     made[memo] = node
     return node
-
-
-def _children(
-    entries: list[Entry],
-    depth: int,
-    form: Callable[[Phrase], tuple[str, ...]],
-    made: dict[tuple[int, ...], _Node],
-) -> dict[str, _Node]:
-    groups: dict[str, list[Entry]] = {}
-    for entry in entries:
-        groups.setdefault(form(entry[1])[depth], []).append(entry)
-    return {word: _node(group, depth + 1, made) for word, group in groups.items()}
 
 
 def _required_literal(pattern: re.Pattern[str]) -> str:

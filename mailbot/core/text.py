@@ -26,6 +26,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 __all__ = [
+    "PLAIN_MARK",
     "Token",
     "analyse",
     "fold",
@@ -98,12 +99,19 @@ class Token(NamedTuple):
     """One syllable ready for matching.
 
     ``plain`` marks a syllable from text typed without diacritics; such a
-    token is compared by ``folded``, any other by ``key``.
+    token is compared by ``folded``, any other by ``key``. ``look`` is the
+    one of the two it is compared by, a plain one behind a NUL: one string
+    to look a token up by, in an index holding both forms of each phrase.
     """
 
     key: str
     folded: str
     plain: bool
+    look: str
+
+
+#: What a plain token's ``look`` starts with (no word contains it).
+PLAIN_MARK = "\x00"
 
 
 class _Forms(NamedTuple):
@@ -121,7 +129,8 @@ def _forms(word: str) -> _Forms:
     """A word's forms, once per word (classifying meets the same words again and again)."""
     key, folded = syllable_key(word), fold(word)
     marked = folded != word.casefold()
-    return _Forms(key, folded, marked, Token(key, folded, True), Token(key, folded, False))
+    plain, accented = Token(key, folded, True, PLAIN_MARK + folded), Token(key, folded, False, key)
+    return _Forms(key, folded, marked, plain, accented)
 
 
 _MARKED, _AS_PLAIN, _AS_MARKED = itemgetter(2), itemgetter(3), itemgetter(4)
