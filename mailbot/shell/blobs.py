@@ -192,8 +192,7 @@ class Blobs:
         """
         folder = self.root / rel
         if folder not in self._folders:
-            _make_dirs(folder, self.root)
-            self._inside(folder)
+            _make_dirs(self._inside(folder), self.root)
             self._folders.add(folder)
         return folder
 

@@ -139,6 +139,19 @@ def test_symlinked_folder_cannot_lead_outside(tmp_path: Path, blobs: Blobs) -> N
     assert list(outside.iterdir()) == []
 
 
+def test_symlinked_attachments_folder_gets_nothing_made_through_it(
+    tmp_path: Path, blobs: Blobs
+) -> None:
+    """With attachments/ itself a symlink out of the store, no folder is made out there."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    blobs.root.mkdir(parents=True, exist_ok=True)
+    (blobs.root / "attachments").symlink_to(outside)
+    with pytest.raises(StoreError, match="leads outside"):
+        blobs.put_attachment(9, att("x.txt"))
+    assert list(outside.iterdir()) == []
+
+
 def test_symlink_planted_at_an_attachment_name_is_neither_followed_nor_reused(
     tmp_path: Path, blobs: Blobs
 ) -> None:
