@@ -1,11 +1,14 @@
 """Raw RFC 5322 bytes to a frozen :class:`~mailbot.core.model.Mail`, never raising.
 
-The message is parsed once with the standard library's ``email`` parser in
-its ``compat32`` policy: the very parser and tree mail-parser 4.8 builds on.
-Measured over the 48-message corpus, ``mailparser.parse_from_bytes`` takes
-about 100 ms, of which this parse is 40 ms; the rest builds results (JSON
-dicts, re-encoded attachments, Received analysis) that are not used here, and
-``policy.default`` would take 170 ms. The tree is then walked, iteratively and
+The message becomes the standard library's ``email`` tree in its ``compat32``
+policy: the very parser and tree mail-parser 4.8 builds on. Measured over the
+48-message corpus, ``mailparser.parse_from_bytes`` takes about 100 ms, of
+which that parse is 40 ms; the rest builds results (JSON dicts, re-encoded
+attachments, Received analysis) that are not used here, and
+``policy.default`` would take 170 ms. A regular message's tree is built in
+bulk to the same result (:mod:`mailbot.core.mimetree`), long base64 bodies
+are read from the raw bytes (:mod:`mailbot.core.bigbodies`), and anything
+else goes through the feed parser. The tree is then walked, iteratively and
 within :class:`Limits`, to collect the body text, attachments and new text.
 Headers are decoded here (RFC 2047, raw 8-bit), the sender is parsed strictly
 (:mod:`mailbot.core.addresses`) and only the top-level
