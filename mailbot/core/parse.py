@@ -59,6 +59,7 @@ _BLANK_LINE = re.compile(rb"\n\r?\n")  # the end of a header block, either line 
 _MAX_DEFECTS = 50
 _CHUNK = 64 * 1024
 _MAX_DEFECT_CHARS = 160
+_MEMO_ADDRESS_CHARS = 1000
 _BODY_TYPES = ("text/plain", "text/html")
 # Parser defects meaning a header line was not filed as a header (" From:", "From :").
 _FROM_LINE = re.compile(rb"^from[ \t]*:", re.IGNORECASE | re.MULTILINE)
@@ -474,16 +475,28 @@ def _date(raw: str | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-@lru_cache(maxsize=256)
-def _recipients(values: tuple[str, ...]) -> tuple[tuple[Address, ...], tuple[str, ...]]:
+Recipients = tuple[tuple[Address, ...], tuple[str, ...]]
+
+
+def _recipients(values: tuple[str, ...]) -> Recipients:
     """The addresses of an address-list header (RFC 5322 section 3.4), and the entries dropped.
 
-    Split on the raw value, so an encoded word can only ever be a name; the
-    names are decoded afterwards (RFC 2047 section 5). Memoised: most mail
-    is sent to the same few addresses, and the stdlib's address parser is slow.
+    Memoised for short lists: most mail is sent to the same few addresses,
+    and the stdlib's address parser is slow; a long list is not kept.
     """
+    if sum(len(value) for value in values) > _MEMO_ADDRESS_CHARS:
+        return _read_recipients(values)
+    return _memo_recipients(values)
+
+
+def _read_recipients(values: tuple[str, ...]) -> Recipients:
+    """Split on the raw value, so an encoded word can only ever be a name; the
+    names are decoded afterwards (RFC 2047 section 5)."""
     unfolded = [unfold(unsurrogate(value)) for value in values]
     return recipients([(decode_words(name), addr) for name, addr in getaddresses(unfolded)])
+
+
+_memo_recipients = lru_cache(maxsize=256)(_read_recipients)
 
 
 def _auth(headers: _RawHeaders) -> tuple[AuthResult, ...]:

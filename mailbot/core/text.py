@@ -19,11 +19,13 @@ Three layers, each used for one purpose:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 __all__ = [
     "PLAIN_MARK",
@@ -42,6 +44,9 @@ _TONES = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PLAIN_LINE_MIN_TOKENS = 4
+_MEMO_WORDS = 65536
+_MEMO_CHARS = 32  # a Vietnamese syllable has at most 7 letters
+_T = TypeVar("_T")
 _PLAIN_DOC_RATIO = 0.05
 
 
@@ -57,7 +62,24 @@ def nfc(text: str) -> str:
     return _CONTROL.sub("", normal)
 
 
-@lru_cache(maxsize=65536)
+def _memoised_when_short(fn: Callable[[str], _T]) -> Callable[[str], _T]:
+    """``fn`` memoised for words of up to ``_MEMO_CHARS`` characters.
+
+    Classifying meets the same words again and again, but a long run of
+    letters (a hash, a base64 line, an attacker's filler) must not stay in
+    memory: 65,536 of them could hold gigabytes.
+    """
+    cached = lru_cache(maxsize=_MEMO_WORDS)(fn)
+
+    @functools.wraps(fn)
+    def call(word: str) -> _T:
+        return cached(word) if len(word) <= _MEMO_CHARS else fn(word)
+
+    call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    return call
+
+
+@_memoised_when_short
 def syllable_key(word: str) -> str:
     """The tone-placement-independent, case-free key of one syllable."""
     decomposed = unicodedata.normalize("NFD", word.translate(_ETH).casefold())
@@ -72,7 +94,7 @@ def syllable_key(word: str) -> str:
     return unicodedata.normalize("NFC", "".join(base)) + tone
 
 
-@lru_cache(maxsize=65536)
+@_memoised_when_short
 def fold(word: str) -> str:
     """Strip every diacritic and case: the form of text typed without marks."""
     decomposed = unicodedata.normalize("NFD", word.translate(_ETH).casefold())
@@ -124,7 +146,7 @@ class _Forms(NamedTuple):
     as_marked: Token
 
 
-@lru_cache(maxsize=65536)
+@_memoised_when_short
 def _forms(word: str) -> _Forms:
     """A word's forms, once per word (classifying meets the same words again and again)."""
     key, folded = syllable_key(word), fold(word)

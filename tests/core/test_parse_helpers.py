@@ -238,3 +238,15 @@ def test_auth_results_with_comments_and_versions() -> None:
 def test_auth_results_none() -> None:
     result = parse_auth_results("mx.example.com; none")
     assert result.authserv_id == "mx.example.com" and result.dmarc is None
+
+
+def test_only_short_recipient_lists_are_memoised() -> None:
+    """The school's address comes back in every message; a list of thousands does not stay."""
+    from mailbot.core import parse  # noqa: PLC0415 - its private memo
+
+    parse._memo_recipients.cache_clear()
+    short = ("Trường THCS <truyenthong@thcspomlot.edu.vn>",)
+    long = (", ".join(f"a{i}@example.com" for i in range(200)),)
+    assert parse._recipients(short) == parse._recipients(short)
+    assert len(parse._recipients(long)[0]) == 200
+    assert parse._memo_recipients.cache_info().currsize == 1

@@ -62,3 +62,18 @@ def test_short_line_takes_the_documents_mode() -> None:
 def test_has_diacritics() -> None:
     assert has_diacritics("con tôi")
     assert not has_diacritics("con toi bi danh")
+
+
+def test_long_runs_of_letters_are_not_memoised() -> None:
+    """Words are memoised (classifying meets them again and again), but not a long run of
+    letters: thousands of distinct ones must not stay in memory, yet read the same."""
+    from mailbot.core import text as text_mod  # noqa: PLC0415 - its private caches
+
+    caches = (text_mod._forms, syllable_key, fold)
+    before = [f.cache_info().currsize for f in caches]  # type: ignore[attr-defined]
+    runs = [f"X{i:05d}" + "a" * 60 for i in range(300)]
+    tokens = analyse(" ".join(runs))
+    assert [t.key for t in tokens] == [run.lower() for run in runs]
+    assert [f.cache_info().currsize for f in caches] == before  # type: ignore[attr-defined]
+    analyse("kiểmtrabộnhớtạm")  # short, and met nowhere else
+    assert text_mod._forms.cache_info().currsize > before[0]  # type: ignore[attr-defined]
