@@ -227,7 +227,6 @@ def _node(entries: list[Entry], depth: int, made: dict[tuple[int, ...], _Node]) 
     groups: dict[str, list[Entry]] = {}
     for entry in longer:
         groups.setdefault(entry[1].keys[depth], []).append(entry)
-    for entry in longer:
         groups.setdefault(PLAIN_MARK + entry[1].folded[depth], []).append(entry)
     node = _Node(
         ends=tuple(e for e in entries if len(e[1].keys) == depth),

@@ -475,10 +475,10 @@ def _date(raw: str | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-Recipients = tuple[tuple[Address, ...], tuple[str, ...]]
+_Recipients = tuple[tuple[Address, ...], tuple[str, ...]]
 
 
-def _recipients(values: tuple[str, ...]) -> Recipients:
+def _recipients(values: tuple[str, ...]) -> _Recipients:
     """The addresses of an address-list header (RFC 5322 section 3.4), and the entries dropped.
 
     Memoised for short lists: most mail is sent to the same few addresses,
@@ -489,9 +489,12 @@ def _recipients(values: tuple[str, ...]) -> Recipients:
     return _memo_recipients(values)
 
 
-def _read_recipients(values: tuple[str, ...]) -> Recipients:
-    """Split on the raw value, so an encoded word can only ever be a name; the
-    names are decoded afterwards (RFC 2047 section 5)."""
+def _read_recipients(values: tuple[str, ...]) -> _Recipients:
+    """What :func:`_recipients` returns, read afresh.
+
+    Split on the raw value, so an encoded word can only ever be a name; the
+    names are decoded afterwards (RFC 2047 section 5).
+    """
     unfolded = [unfold(unsurrogate(value)) for value in values]
     return recipients([(decode_words(name), addr) for name, addr in getaddresses(unfolded)])
 

@@ -44,10 +44,10 @@ _TONES = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PLAIN_LINE_MIN_TOKENS = 4
+_PLAIN_DOC_RATIO = 0.05
 _MEMO_WORDS = 65536
 _MEMO_CHARS = 32  # a Vietnamese syllable has at most 7 letters
 _T = TypeVar("_T")
-_PLAIN_DOC_RATIO = 0.05
 
 
 def nfc(text: str) -> str:
@@ -139,8 +139,6 @@ PLAIN_MARK = "\x00"
 class _Forms(NamedTuple):
     """What matching needs of one word, computed once per word: both of its tokens."""
 
-    key: str
-    folded: str
     marked: bool
     as_plain: Token
     as_marked: Token
@@ -152,10 +150,10 @@ def _forms(word: str) -> _Forms:
     key, folded = syllable_key(word), fold(word)
     marked = folded != word.casefold()
     plain, accented = Token(key, folded, True, PLAIN_MARK + folded), Token(key, folded, False, key)
-    return _Forms(key, folded, marked, plain, accented)
+    return _Forms(marked, plain, accented)
 
 
-_MARKED, _AS_PLAIN, _AS_MARKED = itemgetter(2), itemgetter(3), itemgetter(4)
+_MARKED, _AS_PLAIN, _AS_MARKED = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def analyse(text: str) -> tuple[Token, ...]:

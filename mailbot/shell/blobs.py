@@ -192,8 +192,8 @@ class Blobs:
         """
         folder = self.root / rel
         if folder not in self._folders:
-            _make_dirs(self._inside(folder), self.root)
-            self._folders.add(folder)
+            self._inside(folder)
+            self._make_dirs(folder)
         return folder
 
     def _put_new(self, folder: Path, name: str, data: bytes) -> str:
