@@ -24,8 +24,9 @@ Each message goes ``fetched`` → ``filed`` → ``moved`` (or ``quarantined``, o
   ``filed`` rows and moves them, checking the target folder first so that
   nothing is filed twice;
 * the highest UID seen advances only past messages that reached an end
-  state, so a message whose processing failed is met again next pass, until
-  it fails ``max_attempts`` times and is quarantined.
+  state, in the transaction that filed them, so a message whose processing
+  failed is met again next pass, until it fails ``max_attempts`` times and is
+  quarantined.
 """
 
 from __future__ import annotations
@@ -202,6 +203,8 @@ class Ingest:
         uidvalidity = self.source.select()
         step = _Step(uidvalidity, _Moves(), PassReport())
         last_uid = self._start_uid(uidvalidity)
+        if last_uid == 0:  # the row exists from here on; a batch's commit only updates it
+            self.store.save_sync_state(self.mailbox, uidvalidity, 0, self.clock.now())
         self._finish_pending(uidvalidity, step.report)
         uids = self.source.uids_after(last_uid)
         if (pool := self._pool()) is not None:
@@ -218,8 +221,7 @@ class Ingest:
                 ahead = self._fetch(next(batches, None), store)
                 if len(step.moves) >= MOVE_EVERY or (ahead is None and step.moves):
                     self._move(step.moves, step.report)
-                resume = self._batch(step, current)
-                self.store.save_sync_state(self.mailbox, uidvalidity, resume, self.clock.now())
+                self._batch(step, current)
                 if tick:
                     tick(len(current.uids))
         self._move(step.moves, step.report)
@@ -313,8 +315,8 @@ class Ingest:
         """The workers parsing goes to; None for none, or for a test's own parser."""
         return self.pool if self.parse is parse_message else None
 
-    def _batch(self, step: _Step, fetched: _Fetched) -> int:
-        """File one batch, its moves left in ``step``; return the UID to resume after.
+    def _batch(self, step: _Step, fetched: _Fetched) -> None:
+        """File one batch and record the UID to resume after; its moves are left in ``step``.
 
         A message that fails undoes the whole batch, which is then filed
         again with a savepoint for each message (see the module doc).
@@ -322,20 +324,19 @@ class Ingest:
         results = fetched.parsed.results()
         mark = step.mark()
         try:
-            resume = self._together(step, fetched, results)
+            self._together(step, fetched, results)
         except _UndoneError as undone:
             log.info("filing the batch again, message by message: %s", undone.__cause__)
             step.undo(mark)
             step.careful = True
             try:
-                resume = self._together(step, fetched, results)
+                self._together(step, fetched, results)
             finally:
                 step.careful = False
         step.said()
-        return resume
 
-    def _together(self, step: _Step, fetched: _Fetched, results: dict[int, Parsed]) -> int:
-        """File a batch in one transaction; see :meth:`_batch`."""
+    def _together(self, step: _Step, fetched: _Fetched, results: dict[int, Parsed]) -> None:
+        """File a batch, and the UID to resume after, in one transaction; see :meth:`_batch`."""
         batch, report = fetched.uids, step.report
         unresolved: list[int] = []
         step.originals = {}
@@ -352,8 +353,8 @@ class Ingest:
                     continue  # expunged by someone else between SEARCH and FETCH
                 if not self._one(step, uid, record, results.get(uid, _NOTHING), fetched):
                     unresolved.append(uid)
-        resume = min(unresolved) - 1 if unresolved else max(batch)
-        return max(resume, 0)
+            resume = max(min(unresolved) - 1 if unresolved else max(batch), 0)
+            self.store.save_sync_state(self.mailbox, step.uidvalidity, resume, self.clock.now())
 
     def _one(
         self, step: _Step, uid: int, record: MessageRecord, parsed: Parsed, fetched: _Fetched
@@ -388,8 +389,8 @@ class Ingest:
             raw, size = fetched.raws.get(uid), fetched.sizes.get(uid, 0)
             if raw is None and size <= self.limits.max_message_bytes:
                 continue
-            sha = hashlib.sha256(raw).hexdigest() if raw is not None else f"oversize-{uid}-{size}"
             mail = results.get(uid, _NOTHING).mail
+            sha = self._digest(raw, mail) if raw is not None else f"oversize-{uid}-{size}"
             message_id = mail.message_id if isinstance(mail, Mail) else f"<{sha}@mailbot.invalid>"
             keys.append((uid, sha, message_id))
         claims = self.store.claim_many(self.mailbox, step.uidvalidity, keys, self.clock.now())
@@ -397,6 +398,12 @@ class Ingest:
         found = self.store.processed(r.sha256 for r in records.values())
         step.originals.update({sha: record.id for sha, record in found.items()})
         return records
+
+    def _digest(self, raw: bytes, mail: Mail | Unparseable | None) -> str:
+        """The raw message's SHA-256: the one ``parse_message`` took, else computed here."""
+        if self.parse is parse_message and isinstance(mail, Mail | Unparseable):
+            return mail.sha256
+        return hashlib.sha256(raw).hexdigest()
 
     def _already_handled(self, step: _Step, uid: int, record: MessageRecord) -> bool:
         """A restart meets a message it had decided on: finish its move only."""
@@ -526,11 +533,20 @@ class Ingest:
         return True
 
     def _move(self, moves: _Moves, report: PassReport) -> None:
-        for folder, items in moves.by_folder.items():
-            self.source.ensure_folder(folder)
-            self.source.move([uid for uid, _ in items], folder)
-            self.store.mark_moved([record_id for _, record_id in items], self.clock.now())
-            report.moved += len(items)
+        """One MOVE per folder, then one commit marking them all (one disk sync, not one each).
+
+        When a MOVE fails, the folders moved before it are still marked.
+        """
+        moved: list[int] = []
+        try:
+            for folder, items in moves.by_folder.items():
+                self.source.ensure_folder(folder)
+                self.source.move([uid for uid, _ in items], folder)
+                moved.extend(record_id for _, record_id in items)
+                report.moved += len(items)
+        finally:
+            if moved:
+                self.store.mark_moved(moved, self.clock.now())
         moves.by_folder.clear()
 
     def retry(self, record_id: int) -> bool:

@@ -37,7 +37,9 @@ def test_kill_after_step_then_restart(dovecot: Dovecot, tmp_path: Path, step: st
             "-m",
             "tests.app.crash_runner",
             step,
-            "1" if step in ("sync-state", "claim") else "2",  # one claim per batch
+            # One claim and one marking of moves per batch; the sync state is saved once
+            # before the first batch, then in each batch's transaction.
+            "1" if step in ("claim", "mark-moved") else "2",
         ],
         env=env,
         cwd=ROOT,

@@ -22,7 +22,9 @@ from mailbot.app.wiring import App, build
 from mailbot.core.decide import Plan
 from mailbot.core.model import Classification, Mail, Unparseable
 from mailbot.core.parse import Limits, parse_message
+from mailbot.errors import SourceError
 from mailbot.shell.blobs import Blobs
+from mailbot.shell.source import MoveOutcome
 from tests.app.helpers import copies, env_for, folder_contents, mailbot, settings_for
 from tests.corpus import corpus_dir
 from tests.dovecot import Dovecot
@@ -224,6 +226,39 @@ def test_a_failure_mid_batch_undoes_the_batch_and_files_the_rest_once(
         stems.setdefault(stem, []).append(int(number))
     assert refs and all(sorted(n) == list(range(1, len(n) + 1)) for n in stems.values())
     assert len(folder_contents(dovecot)["INBOX"]) == 1
+
+
+def test_a_move_that_fails_leaves_the_folders_moved_before_it_marked(
+    dovecot: Dovecot, app: App
+) -> None:
+    """The moves of a pass are marked in one commit, after the MOVEs; when one MOVE fails
+    (the connection drops), the folders already moved are still marked ``moved``, the rest
+    stay ``filed``, and the next pass moves those: each message in one folder, once."""
+    corpus = _corpus()
+    for raw in corpus:
+        dovecot.append("INBOX", raw)
+    with closing(app.connect()) as source:
+        move = source.move
+        calls: list[str] = []
+
+        def failing(uids: Sequence[int], folder: str) -> MoveOutcome:
+            calls.append(folder)
+            if len(calls) == 2:
+                raise SourceError("connection dropped")
+            return move(uids, folder)
+
+        source.move = failing  # type: ignore[method-assign]
+        with pytest.raises(SourceError):
+            app.ingest(source).run_pass()
+    states = app.store.counts().by_state
+    moved_first = len(folder_contents(dovecot)[calls[0]])
+    assert states == {"moved": moved_first, "filed": len(corpus) - moved_first}
+    with closing(app.connect()) as source:
+        app.ingest(source).run_pass()
+    assert app.store.counts().by_state == {"moved": len(corpus)}
+    contents = folder_contents(dovecot)
+    assert contents["INBOX"] == []
+    assert copies(contents) == {hashlib.sha256(r).hexdigest(): 1 for r in corpus}
 
 
 @pytest.mark.parametrize(("workers", "writer"), [(1, "mailbot-raw"), (0, "MainThread")])

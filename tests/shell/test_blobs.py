@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import hashlib
+import itertools
 import os
 import shutil
 import stat
@@ -128,17 +129,54 @@ def test_skipped_attachment_is_not_written(blobs: Blobs) -> None:
     assert files_under(blobs.root) == set()
 
 
-@pytest.mark.parametrize("link", ["attachments/9", "attachments"])
-def test_symlinked_folder_cannot_lead_outside(tmp_path: Path, blobs: Blobs, link: str) -> None:
+@pytest.mark.parametrize(
+    ("link", "error"), [("attachments/9", "is not a folder"), ("attachments", "leads outside")]
+)
+def test_symlinked_folder_cannot_lead_outside(
+    tmp_path: Path, blobs: Blobs, link: str, error: str
+) -> None:
     """If attachments/<id>, or attachments/ itself, were a symlink out of the store,
     nothing is written, and no folder made, through it."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (blobs.root / link).parent.mkdir(parents=True, exist_ok=True)
     (blobs.root / link).symlink_to(outside)
-    with pytest.raises(StoreError, match="leads outside"):
+    with pytest.raises(StoreError, match=error):
         blobs.put_attachment(9, att("x.txt"))
     assert list(outside.iterdir()) == []
+
+
+def test_record_folder_symlinked_inside_the_store_is_refused_too(blobs: Blobs) -> None:
+    """A record's folder must be a folder: a symlink to another record's is not followed."""
+    blobs.put_attachment(1, att("a.txt", b"one"))
+    (blobs.root / "attachments" / "2").symlink_to(blobs.root / "attachments" / "1")
+    with pytest.raises(StoreError, match="is not a folder"):
+        blobs.put_attachment(2, att("b.txt", b"two"))
+    assert sorted(p.name for p in (blobs.root / "attachments" / "1").iterdir()) == ["a.txt"]
+
+
+def test_a_temporary_name_left_by_a_crash_is_passed_over(
+    blobs: Blobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``.tmp-`` file of an earlier process with the same id is neither reused nor removed."""
+    folder = blobs.root / "attachments" / "4"
+    folder.mkdir(parents=True)
+    left = folder / f".tmp-{os.getpid()}-0"
+    left.write_bytes(b"left by a crash")
+    monkeypatch.setattr(blobs_mod, "_TEMP_NUMBERS", itertools.count())
+    assert blobs.put_attachment(4, att("a.txt", b"new")) == "attachments/4/a.txt"
+    assert (folder / "a.txt").read_bytes() == b"new"
+    assert left.read_bytes() == b"left by a crash"
+    assert sorted(p.name for p in folder.iterdir()) == [left.name, "a.txt"]
+
+
+def test_temporary_names_are_unique_and_leave_nothing_behind(blobs: Blobs) -> None:
+    """Many attachments of one message: each its own file, no ``.tmp-`` file left."""
+    names = [blobs.put_attachment(3, att(f"p{i}.jpg", bytes([i]) * 10)) for i in range(50)]
+    assert len(set(names)) == 50
+    folder = blobs.root / "attachments" / "3"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"p{i}.jpg" for i in range(50))
+    assert all((folder / f"p{i}.jpg").read_bytes() == bytes([i]) * 10 for i in range(50))
 
 
 def test_symlink_planted_at_an_attachment_name_is_neither_followed_nor_reused(
@@ -172,14 +210,21 @@ def test_raw_write_is_content_addressed_and_idempotent(blobs: Blobs) -> None:
     assert files_under(blobs.root) == {blobs.path(rel)}
 
 
-def test_permissions(blobs: Blobs) -> None:
-    """Files are 0o640 and folders 0o750: mail is personal data (Decree 13)."""
-    old = os.umask(0o022)
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_permissions(blobs: Blobs, umask: int) -> None:
+    """Files are 0o640 and folders 0o750 whatever the umask: mail is personal data (Decree 13).
+
+    The umask is read once per process; with one that takes none of those
+    bits, no chmod is needed.
+    """
+    old = os.umask(umask)
+    blobs_mod._umask.cache_clear()
     try:
         raw = blobs.path(blobs.put_raw(b"x"))
         attached = blobs.path(blobs.put_attachment(3, att("a.txt")) or "")
     finally:
         os.umask(old)
+        blobs_mod._umask.cache_clear()
     for path in (raw, attached):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
