@@ -131,8 +131,7 @@ class ImapSource:
         """
         _check_security(host, security)
         where = f"{host}:{port}"
-        context = ssl_context or ssl.create_default_context()
-        client = _open(host, port, security, context=context, timeout=timeout, where=where)
+        client = _open(host, port, security, context=ssl_context, timeout=timeout, where=where)
         try:
             if token_provider is None:
                 _login(client, user, password, where)
@@ -432,18 +431,21 @@ def _open(
     port: int,
     security: Security,
     *,
-    context: ssl.SSLContext,
+    context: ssl.SSLContext | None,
     timeout: float,
     where: str,
 ) -> IMAPClient:
-    """TCP connect, then TLS (implicit or STARTTLS) as asked."""
+    """TCP connect, then TLS (implicit or STARTTLS) as asked, verified by ``context`` or by
+    the system's trusted certificates (none is loaded for a plain loopback connection)."""
+    if security != "none" and context is None:
+        context = ssl.create_default_context()
     try:
         client = IMAPClient(host, port, ssl=security == "ssl", ssl_context=context, timeout=timeout)
     except ssl.SSLCertVerificationError as exc:
         raise SourceError(f"{where}: TLS certificate not trusted: {exc.verify_message}") from exc
     except _IMAP_ERRORS as exc:
         raise SourceError(f"cannot connect to {where}: {exc}") from exc
-    if security == "starttls":
+    if security == "starttls" and context is not None:
         _starttls(client, context, where)
     # imapclient sets imaplib's debug level to 5, which makes imaplib build the
     # repr of every fetched message (25 MB for a 25 MB mail) before the log
