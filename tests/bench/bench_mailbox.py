@@ -14,12 +14,13 @@ and measures, each time beside a baseline taken in the same run:
    session fetching them all with ``BODY.PEEK[]``, imapclient as it comes
    (as the issue measured it). For information, the same fetch with
    imaplib's debug level off, as mailbot's own connections have it:
-   imapclient's default makes imaplib format every response it reads. Then mailbot's
-   ``Daemon(app).run_once()`` with a fresh store files them all (parse,
-   classify, decide, SQLite, blobs, outbox, moves), with the default parse
-   workers, right after a bare fetch: three such pairs, each printed, the
-   ratio taken within each pair (this VM's speed drifts from minute to
-   minute) and the median kept; then once with no workers. The Maildir is
+   imapclient's default makes imaplib format every response it reads.
+   Then mailbot's ``Daemon(app).run_once()`` with a fresh store files them
+   all (parse, classify, decide, SQLite, blobs, outbox, moves), with the
+   default parse workers, right after a bare fetch: five such pairs, each
+   printed, the ratio taken within each pair (this VM's speed drifts from
+   minute to minute; creating a file here took from 6 to 340 µs within one
+   hour) and the median kept; then once with no workers. The Maildir is
    restored from a snapshot (Dovecot restarted, then warmed up by an untimed
    fetch) before every pair, so each run sees the same messages. Two floors are
    printed beside them: the stdlib's ``email`` parse alone and mailbot's
@@ -92,7 +93,7 @@ PROFILE_TOP = 15
 LATENCY_MESSAGES = 30
 POLL_SECONDS = 0.02
 APPEND_CONNECTIONS = 2
-FILING_RUNS = 3
+FILING_RUNS = 5
 BIG_ATTACHMENT_BYTES = 18 * 1024 * 1024  # ~24 MB base64, ~25 MB message; < 20 MB limit
 BACKLOG_MESSAGES = 16  # ... and a backlog of photo/video mail: 16 x ~5.5 MB
 BACKLOG_ATTACHMENT_BYTES = 4 * 1024 * 1024
