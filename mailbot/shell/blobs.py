@@ -363,7 +363,7 @@ def _write_new(target: Path, data: bytes, sync: bool) -> bool:
 def _temporary(folder: Path) -> tuple[int, str]:
     """A new file in ``folder`` with a name of its own (``O_EXCL``): its descriptor and path.
 
-    What ``tempfile.mkstemp`` does, at a third of its cost: the name is this
+    What ``tempfile.mkstemp`` does, at half its cost: the name is this
     process's id and a counter, with a random part only once that is taken (a
     file left by a crash of an earlier process with the same id).
     """
