@@ -55,7 +55,9 @@ WINDOWS_RESERVED = frozenset(
 )
 _RAW_PATH = re.compile(r"raw/([0-9a-f]{2})/\1[0-9a-f]{62}\.eml")
 _TEMP_NUMBERS = itertools.count()
-_RAW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_RAW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW
+_NEW_FLAGS = _RAW_FLAGS | os.O_EXCL
 # Writes ``data`` to a path, synced when told; False when it did not place it.
 _WriteFn = Callable[[Path, bytes, bool], bool]
 # Path separators and characters Windows refuses in a name.
@@ -323,7 +325,7 @@ def _has_size(path: Path, size: int) -> bool:
 def _same_content(path: Path, data: bytes) -> bool:
     """Whether ``path`` is a file (not a symlink) holding exactly ``data``."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW)
     except FileNotFoundError:
         return False
     except OSError as exc:
@@ -343,8 +345,7 @@ def _write_new(target: Path, data: bytes, sync: bool) -> bool:
     """
     fd, tmp = _temporary(target.parent)
     try:
-        if _umask() & FILE_MODE:
-            os.fchmod(fd, FILE_MODE)
+        _set_file_mode(fd)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if sync:
@@ -367,13 +368,18 @@ def _temporary(folder: Path) -> tuple[int, str]:
     process's id and a counter, with a random part only once that is taken (a
     file left by a crash of an earlier process with the same id).
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     name = f"{folder}/.tmp-{os.getpid()}-{next(_TEMP_NUMBERS)}"
     while True:
         try:
-            return os.open(name, flags, FILE_MODE), name
+            return os.open(name, _NEW_FLAGS, FILE_MODE), name
         except FileExistsError:
             name = f"{folder}/.tmp-{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def _set_file_mode(fd: int) -> None:
+    """Give a file just opened with ``FILE_MODE`` the bits the umask took off, if it took any."""
+    if _umask() & FILE_MODE:
+        os.fchmod(fd, FILE_MODE)
 
 
 @functools.cache
@@ -398,7 +404,7 @@ def _write_in_place(target: Path, data: bytes, sync: bool) -> bool:
     """
     fd = os.open(target, _RAW_FLAGS, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        _set_file_mode(fd)
         with os.fdopen(fd, "wb", closefd=False) as f:
             f.write(data)
         if sync:
