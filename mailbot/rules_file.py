@@ -260,7 +260,16 @@ _AUTO_LISTS = (
 
 
 def _kinds(root: Node, r: Reader) -> tuple[KindRules, AutomaticRules, Scoring]:
-    keys = ("automatic", "submission", "feedback", "approval", "media", "limits", "scoring")
+    keys = (
+        "automatic",
+        "submission",
+        "feedback",
+        "approval",
+        "media",
+        "other",
+        "limits",
+        "scoring",
+    )
     top = r.mapping(root, "kinds.yaml", keys, ("automatic", "submission", "feedback", "approval"))
     limits_node = top.get("limits")
     limits = r.mapping(limits_node, "limits", _LIMIT_KEYS) if limits_node else {}
@@ -270,8 +279,23 @@ def _kinds(root: Node, r: Reader) -> tuple[KindRules, AutomaticRules, Scoring]:
         feedback=_phrases(r, top.get("feedback"), "feedback", "feedback"),
         approval=_phrases(r, top.get("approval"), "approval", "approval"),
         media=_phrases(r, top.get("media"), "media", "media"),
+        other=_phrases(r, top.get("other"), "other", "other"),
         media_max_words=int(
             r.number(limits.get("media_max_words"), "limits.media_max_words", d.media_max_words)
+        ),
+        media_mention_max_words=int(
+            r.number(
+                limits.get("media_mention_max_words"),
+                "limits.media_mention_max_words",
+                d.media_mention_max_words,
+            )
+        ),
+        approval_max_words=int(
+            r.number(
+                limits.get("approval_max_words"),
+                "limits.approval_max_words",
+                d.approval_max_words,
+            )
         ),
         submission_min_words=int(
             r.number(
@@ -305,7 +329,12 @@ def _lower_list(r: Reader, node: Node | None, where: str) -> Iterator[str]:
             yield value
 
 
-_LIMIT_KEYS = ("media_max_words", "submission_min_words")
+_LIMIT_KEYS = (
+    "media_max_words",
+    "media_mention_max_words",
+    "approval_max_words",
+    "submission_min_words",
+)
 _SCORING_KEYS = ("subject", "text", "attachment", "topic_min", "topic_keep_ratio", "max_repeats")
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from mailbot.core.automatic import automatic_reasons
 from mailbot.core.matching import Match
-from mailbot.core.model import Classification, Kind, Mail, Role
+from mailbot.core.model import Attachment, Classification, Kind, Mail, Role
 from mailbot.core.rules import RuleSet, topic_set
 from mailbot.core.text import analyse
 from mailbot.core.trust import TrustPolicy, TrustVerdict, trust_verdict
@@ -30,6 +30,8 @@ __all__ = ["Evidence", "classify", "gather"]
 
 _CONTENT_KINDS: frozenset[Kind] = frozenset({"submission", "media", "feedback"})
 _STAFF_ROLES: frozenset[Role] = frozenset({"leadership", "it", "teacher", "staff"})
+_MIN_INLINE_PICTURE_BYTES = 10_000
+_OTHER_MIN = 3.0  # one strong phrase, or three ordinary ones
 
 
 Hits = dict[str, list[Match]]
@@ -194,7 +196,10 @@ def _kind_approval(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str])
         return None
     found = ev.text.get("approval", [])
     found += ev.subject.get("approval", [])
-    if found and (_is_reply(ev.mail) or ev.words <= rules.kinds.media_max_words):
+    # A new message carrying a document is the leadership's own article, even if it
+    # says who will approve it ("trình cô Nga duyệt"); an approval answers one.
+    short = ev.words <= rules.kinds.approval_max_words and not _documents(ev, rules)
+    if found and (_is_reply(ev.mail) or short):
         reasons.append(f"kind: approval (leadership wrote {_names(found)})")
         return "approval"
     return None
@@ -202,15 +207,22 @@ def _kind_approval(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str])
 
 def _kind_media(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
     k = rules.kinds
-    pictures = [a for a in ev.mail.attachments if (a.is_image or a.is_video) and a.size >= 10_000]
-    links = ev.text.get("media", []) + ev.subject.get("media", [])
-    if not pictures and not links:
+    pictures = [a for a in ev.mail.attachments if _is_picture(a)]
+    found = ev.text.get("media", []) + ev.subject.get("media", [])
+    if not pictures and not found:
         return None
-    if ev.words > k.media_max_words or _documents(ev, rules):
+    # Photos only spoken of ("ảnh gửi qua Zalo"), with no file or link, make a short
+    # note media; in a longer text they are a detail of a question or an article.
+    link_phrases = {phrase for _, phrase in k.media.regexes}
+    linked = pictures or any(m.phrase in link_phrases for m in found)
+    limit = k.media_max_words if linked else k.media_mention_max_words
+    if ev.words > limit or _documents(ev, rules):
         return None
+    if not linked and _other_score(ev, rules, role)[0] >= _OTHER_MIN:
+        return None  # a notice that speaks of photos ("hộp thư đầy, gửi ảnh qua link")
     if _score(ev.subject.get("submission", [])) >= 3 and not pictures:
         return None
-    what = f"{len(pictures)} photos/videos" if pictures else _names(links)
+    what = f"{len(pictures)} photos/videos" if pictures else _names(found)
     reasons.append(f"kind: media ({what}, {ev.words} words of text)")
     return "media"
 
@@ -218,6 +230,10 @@ def _kind_media(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) ->
 def _kind_content(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) -> Kind | None:
     sub, sub_why = _submission_score(ev, rules, role)
     fb, fb_why = _feedback_score(ev, rules, role)
+    other, other_why = _other_score(ev, rules, role)
+    if other >= _OTHER_MIN and other > max(sub, fb):
+        reasons.append(f"kind: other ({other_why}; submission {sub:g}, feedback {fb:g})")
+        return "other"
     if sub <= 0 and fb <= 0:
         return None
     kind: Kind = "submission" if sub > fb else "feedback"
@@ -257,6 +273,20 @@ def _feedback_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, st
     return score, "; ".join(why) or "-"
 
 
+def _other_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
+    """Offers, invitations and mailbox notices: neither an article nor an opinion.
+
+    Not asked of parents and pupils: what they write to the school is theirs
+    to be heard, even when it quotes a price.
+    """
+    if role in ("parent", "student"):
+        return 0.0, "-"
+    subject = ev.subject.get("other", [])
+    text = ev.text.get("other", [])
+    score = rules.scoring.subject * _score(subject) + rules.scoring.text * _score(text)
+    return score, _names(subject + text) or "-"
+
+
 _KIND_CHAIN: tuple[KindStep, ...] = (
     _kind_auto,
     _kind_unverified,
@@ -270,6 +300,14 @@ _KIND_CHAIN: tuple[KindStep, ...] = (
 def _documents(ev: Evidence, rules: RuleSet) -> bool:
     types = rules.kinds.document_types
     return any(a.text or a.name.lower().endswith(types) for a in ev.mail.attachments)
+
+
+def _is_picture(att: Attachment) -> bool:
+    """A photo or video sent as such: attached, or shown in the text but too big for a
+    logo (signature images and icons are small inline parts)."""
+    if not (att.is_image or att.is_video):
+        return False
+    return not att.inline or att.size >= _MIN_INLINE_PICTURE_BYTES
 
 
 def _is_reply(mail: Mail) -> bool:

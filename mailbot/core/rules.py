@@ -114,7 +114,10 @@ class KindRules:
     feedback: PhraseSet
     approval: PhraseSet
     media: PhraseSet
-    media_max_words: int = 80
+    other: PhraseSet = field(default_factory=lambda: PhraseSet({}, {}))
+    media_max_words: int = 120
+    media_mention_max_words: int = 80
+    approval_max_words: int = 80
     submission_min_words: int = 120
     document_types: tuple[str, ...] = (".docx", ".doc", ".odt", ".pdf")
 
@@ -169,6 +172,7 @@ class RuleSet:
             "feedback": self.kinds.feedback,
             "approval": self.kinds.approval,
             "media": self.kinds.media,
+            "other": self.kinds.other,
             "urgent": self.urgent.signals,
             "damper": self.urgent.dampers,
         }

@@ -172,6 +172,26 @@ def test_approval_only_from_leadership(rules: RuleSet) -> None:
     assert teacher.kind != "approval"
 
 
+def test_leadership_sending_an_article_is_not_approving(rules: RuleSet) -> None:
+    """A new message with a Word file that names who will approve it is the article itself."""
+    doc = Attachment(
+        "tin.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        20_000,
+        text="Chi bộ tổ chức học tập, quán triệt nghị quyết Đại hội XIV của Đảng. " * 20,
+    )
+    text = "Gửi Minh bài tin (file đính kèm), em biên tập rồi trình cô Nga duyệt nhé."
+    c = classify(
+        mail(
+            sender="thanglv@thcspomlot.edu.vn", subject="Tin chi bộ", text=text, attachments=(doc,)
+        ),
+        rules,
+    )
+    assert c.kind == "submission", c.reasons
+    short_note = classify(mail(sender="thanglv@thcspomlot.edu.vn", text="Duyệt, cho đăng."), rules)
+    assert short_note.kind == "approval"
+
+
 def test_department_mail_is_a_directive(rules: RuleSet) -> None:
     c = classify(
         mail(sender="sogddt@dienbien.edu.vn", auth=(AuthResult(OWN, dmarc="none"),)), rules
@@ -191,6 +211,70 @@ def test_photos_with_little_text_are_media(rules: RuleSet) -> None:
         rules,
     )
     assert (c.kind, c.topic) == ("media", "VII")
+
+
+@pytest.mark.parametrize(
+    ("size", "inline", "media"),
+    [
+        (5_000, False, True),  # a small photo, attached as a file: still a photo
+        (5_000, True, False),  # a small picture shown in the text: a logo or an icon
+        (200_000, True, True),  # a phone's photo shown in the text (Apple Mail)
+    ],
+)
+def test_which_pictures_make_media(rules: RuleSet, size: int, inline: bool, media: bool) -> None:
+    pics = tuple(Attachment(f"a{i}.jpg", "image/jpeg", size, inline=inline) for i in range(3))
+    text = "Gửi thầy Minh mấy tấm hôm hội trại của lớp 7A."
+    c = classify(mail(sender="hoant@thcspomlot.edu.vn", text=text, attachments=pics), rules)
+    assert (c.kind == "media") is media, c.reasons
+
+
+def test_a_caption_of_some_length_still_makes_photos_media(rules: RuleSet) -> None:
+    """Photos with a hundred words about them are media; that much about photos only
+    mentioned, with no file and no link, is a message of its own kind."""
+    words = " ".join(["các em tham gia rất vui"] * 16)  # 96 words
+    photos = tuple(Attachment(f"a{i}.jpg", "image/jpeg", 200_000) for i in range(2))
+    subject = "Lớp học bơi"
+    with_photos = classify(
+        mail(subject=subject, text=f"Tôi gửi ảnh buổi học bơi: {words}", attachments=photos),
+        rules,
+    )
+    assert with_photos.kind == "media", with_photos.reasons
+    mentioned = classify(
+        mail(subject=subject, text=f"Ảnh tôi gửi qua Zalo. Xin hỏi {words}?"), rules
+    )
+    assert mentioned.kind == "feedback", mentioned.reasons
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "text", "kind"),
+    [
+        (
+            "inan.dbp@gmail.com",
+            "Báo giá in băng rôn, giấy khen",
+            "Cơ sở in gửi bảng báo giá, chiết khấu 10% cho trường. Cảm ơn quý thầy cô.",
+            "other",
+        ),
+        (
+            "minhqv@thcspomlot.edu.vn",
+            "Hộp thư sắp đầy",
+            "Dung lượng hộp thư đã dùng 95%, các thầy cô gửi ảnh qua link Drive giúp em.",
+            "other",
+        ),
+        (  # a parent quoting a price is heard, not set aside
+            "hungnv.ph@gmail.com",
+            "Báo giá đồng phục",
+            "Tôi thấy báo giá đồng phục năm nay cao quá, mong nhà trường xem xét.",
+            "feedback",
+        ),
+    ],
+)
+def test_offers_and_notices_are_other(
+    rules: RuleSet, sender: str, subject: str, text: str, kind: str
+) -> None:
+    c = classify(mail(sender=sender, subject=subject, text=text), rules)
+    assert c.kind == kind, c.reasons
+    if kind == "other":
+        assert c.topics == ()
 
 
 def test_word_file_makes_a_submission(rules: RuleSet) -> None:
@@ -229,6 +313,19 @@ def test_word_file_makes_a_submission(rules: RuleSet) -> None:
         ),
         ("Cuộc thi vẽ tranh", "Cuộc thi vẽ tranh, áp phích phòng chống bắt nạt học đường.", False),
         ("Góp ý", "Học sinh đi xe máy không đội mũ bảo hiểm, có nguy cơ tai nạn.", False),
+        ("Báo gấp", "Em Khiêm lớp 8B đi tắm suối bị nước cuốn, đến giờ chưa tìm thấy.", True),
+        (
+            "Clip trên TikTok",
+            "Kênh TikTok đăng clip gắn tên trường, đã hơn 300 nghìn lượt xem, phụ huynh "
+            "rất hoang mang. Đề nghị nhà trường báo cơ quan chức năng gỡ clip.",
+            True,
+        ),
+        (
+            "Tin bài",
+            "Liên đội tổ chức tiết học kỹ năng: không tắm suối, tắm sông một mình.",
+            False,
+        ),
+        ("Cảm ơn", "Clip văn nghệ của lớp 9A trên fanpage được nhiều lượt xem.", False),
     ],
 )
 def test_urgency(rules: RuleSet, subject: str, text: str, urgent: bool) -> None:
