@@ -32,6 +32,14 @@ def mail(
     )
 
 
+def word_file(text: str) -> Attachment:
+    """An attached .docx whose text was read."""
+    return Attachment("bai.docx", f"application/{_DOCX}", 20_000, text=text)
+
+
+_DOCX = "vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
 @pytest.mark.parametrize(
     ("headers", "auto"),
     [
@@ -174,12 +182,7 @@ def test_approval_only_from_leadership(rules: RuleSet) -> None:
 
 def test_leadership_sending_an_article_is_not_approving(rules: RuleSet) -> None:
     """A new message with a Word file that names who will approve it is the article itself."""
-    doc = Attachment(
-        "tin.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        20_000,
-        text="Chi bộ tổ chức học tập, quán triệt nghị quyết Đại hội XIV của Đảng. " * 20,
-    )
+    doc = word_file("Chi bộ tổ chức học tập, quán triệt nghị quyết Đại hội XIV của Đảng. " * 20)
     text = "Gửi Minh bài tin (file đính kèm), em biên tập rồi trình cô Nga duyệt nhé."
     c = classify(
         mail(
@@ -278,12 +281,7 @@ def test_offers_and_notices_are_other(
 
 
 def test_word_file_makes_a_submission(rules: RuleSet) -> None:
-    doc = Attachment(
-        "bai.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        20_000,
-        text="Ngày bầu cử đại biểu Quốc hội khóa XVI " * 20,
-    )
+    doc = word_file("Ngày bầu cử đại biểu Quốc hội khóa XVI " * 20)
     c = classify(
         mail(
             sender="ngocbt@thcspomlot.edu.vn",
