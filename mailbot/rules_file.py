@@ -33,6 +33,7 @@ from mailbot.core.rules import (
     Topic,
     UrgentRules,
 )
+from mailbot.core.text import syllable_key, tokens
 from mailbot.errors import Problem, RulesError
 from mailbot.yamlfile import Node, Reader, expected, read_yaml
 
@@ -60,10 +61,21 @@ def default_rules_dir() -> Path:
 def _phrases(r: Reader, node: Node | None, where: str, label: str) -> PhraseSet:
     block = r.mapping(node, where, (*TIERS, "regex")) if node is not None else {}
     entries: list[tuple[str, float, str]] = []
+    seen: dict[tuple[str, ...], tuple[str, int]] = {}
     for tier, weight in TIERS.items():
         for item in r.seq(block.get(tier), f"{where}.{tier}"):
             word = r.text(item, f"a keyword in {where}.{tier}")
-            if word:
+            key = tuple(syllable_key(w) for w in tokens(word))
+            if key in seen:
+                first, line = seen[key]
+                r.problem(
+                    item,
+                    f"{word!r} in {where}.{tier} is the same phrase as {first!r} (line {line}):"
+                    " matching ignores case and tone-mark placement, so it would count twice;"
+                    " keep one",
+                )
+            elif word:
+                seen[key] = (word, item.line)
                 entries.append((word, weight, label))
     regexes = [r for r in _regexes(r, block.get("regex"), where, label) if r]
     return compile_phrases(entries, regexes)

@@ -102,6 +102,25 @@ def test_empty_keyword(rules_dir: Path) -> None:
     ]
 
 
+def test_a_phrase_written_twice_is_named(rules_dir: Path) -> None:
+    """Two spellings of one phrase (case, tone placement) would count twice: refused."""
+    path = rules_dir / "urgent.yaml"
+    line = _line_of(path, "    - bị đánh")
+    _replace(path, "    - bị đánh\n", "    - bị đánh\n    - BỊ ĐÁNH\n")
+    assert _errors(rules_dir) == [
+        f"urgent.yaml:{line + 1}: 'BỊ ĐÁNH' in signals.strong is the same phrase as 'bị đánh' "
+        f"(line {line}): matching ignores case and tone-mark placement, so it would count "
+        "twice; keep one"
+    ]
+
+
+def test_tone_placement_variants_are_one_phrase(rules_dir: Path) -> None:
+    path = rules_dir / "topics.yaml"
+    _replace(path, "      - tận tụy\n", "      - tận tụy\n      - tận tuỵ\n")
+    [error] = _errors(rules_dir)
+    assert "'tận tuỵ' in topic XII.strong is the same phrase as 'tận tụy'" in error
+
+
 def test_regex_that_does_not_compile(rules_dir: Path) -> None:
     good = "      - '71[-\\s]?nq/tw'"
     line = _line_of(rules_dir / "topics.yaml", good)

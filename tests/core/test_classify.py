@@ -263,6 +263,19 @@ def test_a_caption_of_some_length_still_makes_photos_media(rules: RuleSet) -> No
             "Dung lượng hộp thư đã dùng 95%, các thầy cô gửi ảnh qua link Drive giúp em.",
             "other",
         ),
+        (
+            "banbientap@tapchi-giaoduc.vn",
+            "Đề nghị hợp tác truyền thông",
+            "Tạp chí xin giới thiệu gói đăng bài giới thiệu nhà trường, phí 5.000.000 đồng "
+            "đã bao gồm VAT.",
+            "other",
+        ),
+        (
+            "vanhoa.xa@dienbien.gov.vn",
+            "Giấy mời",
+            "UBND xã trân trọng kính mời đại diện nhà trường dự lễ khánh thành nhà văn hóa.",
+            "other",
+        ),
         (  # a parent quoting a price is heard, not set aside
             "hungnv.ph@gmail.com",
             "Báo giá đồng phục",
@@ -324,6 +337,13 @@ def test_word_file_makes_a_submission(rules: RuleSet) -> None:
             False,
         ),
         ("Cảm ơn", "Clip văn nghệ của lớp 9A trên fanpage được nhiều lượt xem.", False),
+        ("BÁO CÁO NHANH", "Hai em lớp 6A lội qua ngầm, nước lũ cuốn đi, dân bản cứu được.", True),
+        (  # a landslide on the road is why a parent writes instead of coming, not the news
+            "Hỏi về bữa ăn",
+            "Đường vào bản đang sạt lở nên tôi không xuống trường được, mong nhà trường "
+            "cho các cháu ăn thêm cơm.",
+            False,
+        ),
     ],
 )
 def test_urgency(rules: RuleSet, subject: str, text: str, urgent: bool) -> None:
