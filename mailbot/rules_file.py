@@ -33,7 +33,7 @@ from mailbot.core.rules import (
     Topic,
     UrgentRules,
 )
-from mailbot.core.text import syllable_key, tokens
+from mailbot.core.text import fold, syllable_key, tokens
 from mailbot.errors import Problem, RulesError
 from mailbot.yamlfile import Node, Reader, expected, read_yaml
 
@@ -347,7 +347,15 @@ _LIMIT_KEYS = (
     "approval_max_words",
     "submission_min_words",
 )
-_SCORING_KEYS = ("subject", "text", "attachment", "topic_min", "topic_keep_ratio", "max_repeats")
+_SCORING_KEYS = (
+    "subject",
+    "text",
+    "attachment",
+    "topic_min",
+    "topic_keep_ratio",
+    "max_repeats",
+    "plain_ambiguous",
+)
 
 
 def _scoring(node: Node | None, r: Reader) -> Scoring:
@@ -364,7 +372,24 @@ def _scoring(node: Node | None, r: Reader) -> Scoring:
             m.get("topic_keep_ratio"), "scoring.topic_keep_ratio", d.topic_keep_ratio
         ),
         max_repeats=int(r.number(m.get("max_repeats"), "scoring.max_repeats", d.max_repeats)),
+        plain_ambiguous=_plain_ambiguous(r, m.get("plain_ambiguous")),
     )
+
+
+def _plain_ambiguous(r: Reader, node: Node | None) -> frozenset[str]:
+    """Syllables typed without marks, each one word with no diacritic (``anh``, ``gap``)."""
+    found: set[str] = set()
+    for item in r.seq(node, "scoring.plain_ambiguous"):
+        word = r.text(item, "a syllable in scoring.plain_ambiguous")
+        if len(tokens(word)) != 1 or fold(word) != word.casefold():
+            r.problem(
+                item,
+                f"{word!r} in scoring.plain_ambiguous must be one syllable typed without "
+                "diacritics, as plain text has it (anh, gap, hoi)",
+            )
+        else:
+            found.add(fold(word))
+    return frozenset(found)
 
 
 def _urgent(root: Node, r: Reader) -> UrgentRules:

@@ -121,6 +121,16 @@ def test_tone_placement_variants_are_one_phrase(rules_dir: Path) -> None:
     assert "'tận tuỵ' in topic XII.strong is the same phrase as 'tận tụy'" in error
 
 
+def test_plain_ambiguous_takes_plain_syllables(rules_dir: Path) -> None:
+    path = rules_dir / "kinds.yaml"
+    line = _line_of(path, "  plain_ambiguous:")
+    _replace(path, "plain_ambiguous: [anh,", "plain_ambiguous: [ảnh,")
+    assert _errors(rules_dir) == [
+        f"kinds.yaml:{line}: 'ảnh' in scoring.plain_ambiguous must be one syllable typed "
+        "without diacritics, as plain text has it (anh, gap, hoi)"
+    ]
+
+
 def test_regex_that_does_not_compile(rules_dir: Path) -> None:
     good = "      - '71[-\\s]?nq/tw'"
     line = _line_of(rules_dir / "topics.yaml", good)

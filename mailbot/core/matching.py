@@ -202,8 +202,15 @@ class PhraseIndex:
                 counts[(rule.name, rule.phrase)] += n
 
 
-def build_index(sets: dict[str, PhraseSet]) -> PhraseIndex:
-    """Merge named phrase sets into one :class:`PhraseIndex`."""
+def build_index(
+    sets: dict[str, PhraseSet], plain_ambiguous: frozenset[str] = frozenset()
+) -> PhraseIndex:
+    """Merge named phrase sets into one :class:`PhraseIndex`.
+
+    A one-syllable phrase with marks whose folded form is in ``plain_ambiguous``
+    is left out of the plain-text paths: typed without marks, ``anh`` is far
+    more often "anh" (brother, you) than "ảnh" (photo).
+    """
     entries = [
         (name, p) for name, ps in sets.items() for group in ps.by_key.values() for p in group
     ]
@@ -212,10 +219,15 @@ def build_index(sets: dict[str, PhraseSet]) -> PhraseIndex:
         for name, ps in sets.items()
         for pat, p in ps.regexes
     ]
-    return PhraseIndex(root=_node(entries, 0, {}), regexes=tuple(regexes))
+    return PhraseIndex(root=_node(entries, 0, {}, plain_ambiguous), regexes=tuple(regexes))
 
 
-def _node(entries: list[Entry], depth: int, made: dict[tuple[int, ...], _Node]) -> _Node:
+def _node(
+    entries: list[Entry],
+    depth: int,
+    made: dict[tuple[int, ...], _Node],
+    plain_ambiguous: frozenset[str],
+) -> _Node:
     """The trie node for ``entries``, which agree on their first ``depth`` syllables.
 
     A node is shared by every path that leads to the same phrases (``made``).
@@ -226,14 +238,25 @@ def _node(entries: list[Entry], depth: int, made: dict[tuple[int, ...], _Node]) 
     longer = [e for e in entries if len(e[1].keys) > depth]
     groups: dict[str, list[Entry]] = {}
     for entry in longer:
-        groups.setdefault(entry[1].keys[depth], []).append(entry)
-        groups.setdefault(PLAIN_MARK + entry[1].folded[depth], []).append(entry)
+        phrase = entry[1]
+        groups.setdefault(phrase.keys[depth], []).append(entry)
+        if not _ambiguous_plain(phrase, plain_ambiguous):
+            groups.setdefault(PLAIN_MARK + phrase.folded[depth], []).append(entry)
     node = _Node(
         ends=tuple(e for e in entries if len(e[1].keys) == depth),
-        after={look: _node(group, depth + 1, made) for look, group in groups.items()},
+        after={
+            look: _node(group, depth + 1, made, plain_ambiguous) for look, group in groups.items()
+        },
     )
     made[memo] = node
     return node
+
+
+def _ambiguous_plain(phrase: Phrase, plain_ambiguous: frozenset[str]) -> bool:
+    """A one-word phrase with marks that, typed plain, reads as other words too."""
+    if len(phrase.keys) != 1:
+        return False
+    return phrase.folded[0] in plain_ambiguous and phrase.keys[0] != phrase.folded[0]
 
 
 def _required_literal(pattern: re.Pattern[str]) -> str:

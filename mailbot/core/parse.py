@@ -50,7 +50,7 @@ from mailbot.core.filenames import safe_filename
 from mailbot.core.html_text import html_to_text
 from mailbot.core.mimetree import MAX_CHARS, build
 from mailbot.core.model import Address, Attachment, AuthResult, Mail, Unparseable
-from mailbot.core.quotes import new_text
+from mailbot.core.quotes import is_forward_subject, new_text
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "parse_message"]
 
@@ -511,11 +511,11 @@ def _auth(headers: _RawHeaders) -> tuple[AuthResult, ...]:
 # --- assembly -----------------------------------------------------------------
 
 
-def _texts(found: _Found) -> tuple[str, str, bool]:
+def _texts(found: _Found, subject: str) -> tuple[str, str, bool]:
     """(body, text, forwarded): relayed messages' text is appended to both."""
     main = "\n\n".join(t for t in found.texts if t.strip())
     relayed = "\n\n".join(t for t in found.relayed if t.strip())
-    extract = new_text(main)
+    extract = new_text(main, forward=is_forward_subject(subject))
     relayed_new = new_text(relayed).text if relayed else ""
     body = "\n\n".join(t for t in (main, relayed) if t)
     text = "\n\n".join(t for t in (extract.text, relayed_new) if t)
@@ -535,11 +535,11 @@ class _Source:
 def _assemble(source: _Source, sender: SenderResult, found: _Found) -> Mail:
     """Build the frozen Mail from the headers and what the walk found."""
     raw, digest, headers = source.raw, source.digest, source.headers
-    body, text, forwarded = _texts(found)
     to, bad_to = _recipients(tuple(headers.index.get("to", ())))
     cc, bad_cc = _recipients(tuple(headers.index.get("cc", ())))
     decoded = tuple((name, header_text(value)) for name, value in headers.items)
     subject = next((value for name, value in decoded if name == "subject"), "")
+    body, text, forwarded = _texts(found, subject)
     defects = found.defects + [f"invalid recipient address: {a}" for a in (*bad_to, *bad_cc)]
     return Mail(
         sha256=digest,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Extract", "new_text"]
+__all__ = ["Extract", "is_forward_subject", "new_text"]
 
 _ATTRIBUTION_START = re.compile(r"\s*(?:vào|on|lúc)\b", re.IGNORECASE)
 _ATTRIBUTION_END = re.compile(r"(?:đã viết|wrote)\s*:?\s*$", re.IGNORECASE)
@@ -50,6 +50,9 @@ _MOBILE_SIGNATURE = re.compile(
     r"|thiết bị)\b.{0,40}$",
     re.IGNORECASE,
 )
+# Outlook marks a forward only in the subject (FW:, Vietnamese CT: for chuyển tiếp);
+# its body has the same From/Sent block as a reply.
+_FORWARD_SUBJECT = re.compile(r"\s*(?:fw|fwd|ct)\s*:", re.IGNORECASE)
 # First letters of every marker above, lower-cased, for the cheap pre-check.
 _QUOTE_STARTS = ("-", "_", "vào", "on", "lúc", "from", "từ", "người gửi", "begin", "bắt đầu")
 _SIGNATURE_STARTS = ("sent ", "get outlook", "được gửi", "gửi từ", "gởi từ")
@@ -155,12 +158,23 @@ def _strip_replies(lines: list[str]) -> str:
     return _clean(lines if cut is None else lines[: cut[0]])
 
 
-def new_text(body: str) -> Extract:
-    """The text the writer typed, or the forwarded content for a forward."""
+def is_forward_subject(subject: str) -> bool:
+    """True when the subject's outermost prefix forwards (``FW:``, ``Fwd:``, ``CT:``)."""
+    return _FORWARD_SUBJECT.match(subject) is not None
+
+
+def new_text(body: str, *, forward: bool = False) -> Extract:
+    """The text the writer typed, or the forwarded content for a forward.
+
+    ``forward`` (the subject says so, see :func:`is_forward_subject`) makes an
+    Outlook header block the start of forwarded content, not of quoted history.
+    """
     lines = body.split("\n")
     cut = _find_cut(lines)
-    if cut is None or not cut[1]:
+    outlook_forward = forward and cut is not None and _is_outlook_block(lines, cut[0])
+    if cut is None or not (cut[1] or outlook_forward):
         return Extract(_clean(lines if cut is None else lines[: cut[0]]))
     note = _clean(lines[: cut[0]])
-    forwarded = _strip_replies(_forward_body(lines, cut[0] + 1))
+    start = cut[0] if outlook_forward and _HEADER_FROM.match(lines[cut[0]]) else cut[0] + 1
+    forwarded = _strip_replies(_forward_body(lines, start))
     return Extract("\n\n".join(part for part in (note, forwarded) if part), forwarded=True)

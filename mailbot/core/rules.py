@@ -91,6 +91,10 @@ class Scoring:
     topic_min: float = 2.0
     topic_keep_ratio: float = 0.5
     max_repeats: int = 3
+    #: Syllables that, typed without marks, stand for several everyday words
+    #: (``anh``: anh, ảnh; ``gap``: gấp, gặp). A one-word phrase with marks does
+    #: not match them in text typed plain; longer phrases still do.
+    plain_ambiguous: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +166,8 @@ class RuleSet:
     index: PhraseIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index", build_index(self.phrase_sets()))
+        index = build_index(self.phrase_sets(), self.scoring.plain_ambiguous)
+        object.__setattr__(self, "index", index)
 
     def phrase_sets(self) -> dict[str, PhraseSet]:
         """Every phrase set the classifier asks about, by name (see :func:`topic_set`)."""

@@ -352,6 +352,64 @@ def test_urgency(rules: RuleSet, subject: str, text: str, urgent: bool) -> None:
     assert c.urgent is urgent, c.reasons
 
 
+def test_a_cry_for_help_is_feedback_and_urgent(rules: RuleSet) -> None:
+    """No letter's words at all, only what happened: an incident report."""
+    c = classify(
+        mail(
+            sender="lovanminh.8a@hs.thcspomlot.edu.vn",
+            subject="thay co oi",
+            text="ban Tu lop 8A bi xe may dam o cong truong, chay mau nhieu lam",
+        ),
+        rules,
+    )
+    assert (c.kind, c.urgent, c.topic) == ("feedback", True, "VII"), c.reasons
+
+
+def test_an_urgent_message_is_filed_under_safety_or_communication(rules: RuleSet) -> None:
+    """Where it happened (the boarding house) is not what it is about."""
+    text = (
+        "Báo cáo nhanh: tối qua em Chinh lớp 8C ở khu bán trú, phòng bán trú số 6, không có "
+        "mặt lúc điểm danh. Thầy cô đã đi tìm, đã báo công an xã."
+    )
+    c = classify(mail(sender="hungcv@thcspomlot.edu.vn", subject="Bán trú", text=text), rules)
+    assert c.urgent and c.topics[0] == "VII", c.reasons
+    assert "IV" in c.topics
+
+
+def test_an_article_about_prevention_is_not_urgent(rules: RuleSet) -> None:
+    """However many incident words a prevention article holds, it tells of work done;
+    the same words from a parent are heard as news."""
+    text = (
+        "Tin bài: Chi đoàn tổ chức ngoại khóa. Báo cáo viên kể các vụ học sinh bị đánh, "
+        "bị bắt nạt, bị trấn lột, sử dụng ma túy và hướng dẫn các em cách xử lý. " * 2
+    )
+    article = classify(mail(sender="ngocbt@thcspomlot.edu.vn", subject="Tin bài", text=text), rules)
+    assert article.kind == "submission" and not article.urgent, article.reasons
+    note = "Con tôi bị đánh, bị bắt nạt, bị trấn lột ở trường, mong nhà trường xử lý."
+    assert classify(mail(subject="Phản ánh", text=note), rules).urgent
+
+
+def test_agreeing_to_edits_without_the_right_to_approve_is_other(rules: RuleSet) -> None:
+    reply = {"in_reply_to": "<a@x>", "subject": "Re: Bài Công đoàn"}
+    ok = classify(mail(sender="namhv@thcspomlot.edu.vn", text="ok em, đồng ý như bản em sửa.",
+                       **reply), rules)  # fmt: skip
+    assert ok.kind == "other", ok.reasons
+    leader = classify(mail(sender="hieutruong@thcspomlot.edu.vn", text="Đồng ý đăng.", **reply),
+                      rules)  # fmt: skip
+    assert leader.kind == "approval", leader.reasons
+
+
+def test_a_parent_speaking_of_homework_writes_feedback(rules: RuleSet) -> None:
+    """A parent's mail speaking of "bài tập" (homework) is to be heard, not published."""
+    text = (
+        "Toi la bo chau Quan lop 8B. Co giao giao bai tap ve nha tren mang, nha toi khong co "
+        "dien thoai nen chau khong nop duoc bai, bi ghi ten."
+    )
+    c = classify(mail(sender="tongvan76@gmail.com", subject="chuyen bai tap cua chau",
+                      text=text), rules)  # fmt: skip
+    assert (c.role, c.kind) == ("parent", "feedback"), c.reasons
+
+
 def test_reasons_name_the_rules_that_fired(rules: RuleSet) -> None:
     c = classify(mail(subject="Hỏi về học phí"), rules)
     assert c.reasons[0] == "role: parent (known parent: hungnv.ph@gmail.com)"

@@ -56,6 +56,23 @@ def test_folding_is_not_used_for_accented_text() -> None:
     assert _labels("hai em hoc sinh bi duoi nuoc chieu qua") == {"đuối nước": 1}
 
 
+def test_ambiguous_plain_syllables_need_their_marks() -> None:
+    """Typed plain, "anh" is mostly "anh" (brother, you), not "ảnh" (photo): a one-word
+    phrase with marks listed as ambiguous matches only accented text; longer ones still
+    match plain text."""
+    sets = {"media": compile_phrases([("ảnh", 1.0, "media"), ("gửi ảnh", 1.0, "media")])}
+    index = build_index(sets, frozenset({"anh"}))
+
+    def found(text: str) -> dict[str, int]:
+        return {m.phrase.text: m.count for m in index.find(analyse(text), text).get("media", [])}
+
+    assert found("anh Minh oi, em hoi anh chut viec nay nhe") == {}
+    assert found("em gui anh buoi sinh hoat lop hom qua") == {"gửi ảnh": 1}
+    assert found("Em gửi ảnh buổi sinh hoạt") == {"ảnh": 1, "gửi ảnh": 1}
+    plain_index = build_index(sets)
+    assert plain_index.find(analyse("anh Minh oi em hoi"), "").get("media")
+
+
 def test_tone_placement() -> None:
     assert _labels("Hoà bình") == {"hòa": 1}
 

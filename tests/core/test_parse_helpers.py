@@ -11,7 +11,7 @@ from mailbot.core.authres import parse_auth_results
 from mailbot.core.decoding import decode_bytes, decode_words, header_text, one_line, quick_nfc
 from mailbot.core.filenames import safe_filename
 from mailbot.core.html_text import html_to_text
-from mailbot.core.quotes import new_text
+from mailbot.core.quotes import Extract, is_forward_subject, new_text
 from mailbot.core.text import nfc
 
 # --- quotes -----------------------------------------------------------------------
@@ -59,6 +59,30 @@ def test_forward_markers(marker: str) -> None:
     result = new_text(body)
     assert result.forwarded
     assert result.text == "Xem giúp.\n\nNội dung."
+
+
+@pytest.mark.parametrize(
+    ("subject", "forward"),
+    [("FW: Bài viết", True), ("Fwd: ảnh", True), ("CT: Bài viết", True), ("RE: FW: Bài", False),
+     ("Re: Bài viết", False), ("Bài FW: mới", False)],
+)  # fmt: skip
+def test_forward_subjects(subject: str, forward: bool) -> None:
+    assert is_forward_subject(subject) is forward
+
+
+_OUTLOOK = (
+    "Tổ chuyển bài của cộng tác viên.\n\n"
+    "From: Tâm <tam@gmail.com>\nSent: Monday, May 4, 2026 4:18 PM\nTo: Thu <thult@x.vn>\n"
+    "Subject: Bản thảo\n\nNỘI DUNG BÀI VIẾT\n\nMột đoạn."
+)
+
+
+def test_an_outlook_forward_keeps_what_it_forwards() -> None:
+    """Outlook says "forward" only in the subject; its body has a reply's From/Sent block."""
+    result = new_text(_OUTLOOK, forward=True)
+    assert result.forwarded
+    assert result.text == "Tổ chuyển bài của cộng tác viên.\n\nNỘI DUNG BÀI VIẾT\n\nMột đoạn."
+    assert new_text(_OUTLOOK) == Extract("Tổ chuyển bài của cộng tác viên.")
 
 
 def test_forward_without_header_block_keeps_everything_after_marker() -> None:
