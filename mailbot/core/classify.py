@@ -19,6 +19,7 @@ chain, without its shared mutable state):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ _MIN_INLINE_PICTURE_BYTES = 10_000
 _OTHER_MIN = 3.0  # one strong phrase, or three ordinary ones
 _AGREEMENT_MAX_WORDS = 40
 _INCIDENT_TOPICS = ("VII", "XI")
+_REPLY_SUBJECT = re.compile(r"\s*(?:re|tl|trả lời|aw|sv)\s*:", re.IGNORECASE)
 # Parents write to be heard: in every labelled corpus their mail is feedback or
 # photos, never an article, so "bài tập" and "tin nhắn" must not make one.
 _SENDER_FEEDBACK_BONUS: dict[Role, float] = {"parent": 3.0, "unknown": 1.0}
@@ -267,7 +269,8 @@ def _kind_content(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) 
 
 def _submission_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
     s = rules.scoring
-    subject = ev.subject.get("submission", [])
+    # "Re: Bài tin …" names the message answered, not this one.
+    subject = [] if _REPLY_SUBJECT.match(ev.mail.subject) else ev.subject.get("submission", [])
     text = ev.text.get("submission", [])
     score = s.subject * _score(subject) + s.text * _score(text)
     why = [_names(subject + text)] if subject or text else []

@@ -399,6 +399,21 @@ def test_agreeing_to_edits_without_the_right_to_approve_is_other(rules: RuleSet)
     assert leader.kind == "approval", leader.reasons
 
 
+def test_a_reply_subject_names_the_message_answered(rules: RuleSet) -> None:
+    """A reply's subject ("Re: Bài viết …") says what was answered: the principal's
+    questions about an article are not an article."""
+    text = (
+        "Chị đọc rồi. Số tiền trong bài khác biên bản của Chi đoàn, số nào đúng? "
+        "Ảnh có rõ mặt các em không, đã hỏi ý kiến gia đình chưa?"
+    )
+    c = classify(
+        mail(sender="hieutruong@thcspomlot.edu.vn", subject="Re: Bài viết tháng 10", text=text,
+             in_reply_to="<a@x>"),
+        rules,
+    )  # fmt: skip
+    assert c.kind == "feedback", c.reasons
+
+
 def test_a_parent_speaking_of_homework_writes_feedback(rules: RuleSet) -> None:
     """A parent's mail speaking of "bài tập" (homework) is to be heard, not published."""
     text = (
