@@ -114,10 +114,14 @@ def _portable(exc: Exception) -> Exception:
 _worker: tuple[Limits, RuleSet, TrustPolicy, Parser] | None = None
 
 
-def _start_worker(limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser) -> None:
+def _start_worker(
+    limits: Limits, rules: RuleSet, policy: TrustPolicy, parse: Parser, parent: int
+) -> None:
+    """Set this worker's rules; watch ``parent``, the daemon that started it (asked of
+    the daemon, not of ``getppid()``: the daemon may have died while this one started)."""
     global _worker  # noqa: PLW0603 - one per worker process, set once at its start
     _worker = (limits, rules, policy, parse)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
 @contextmanager
@@ -337,7 +341,7 @@ class ParsePool:
                     max_workers=self._workers,
                     mp_context=_WorkerContext(),
                     initializer=_start_worker,
-                    initargs=self._args,
+                    initargs=(*self._args, os.getpid()),
                 )
                 self._executor = executor
             return executor

@@ -135,18 +135,23 @@ from mailbot.rules_file import load_rules
 
 if __name__ == "__main__":
     pool = ParsePool(Limits(), load_rules(Path(sys.argv[1])), Settings().trust, workers=1)
-    pool.submit({i: b"Subject: x\\r\\n\\r\\nbody" for i in range(10)}).results()
+    if sys.argv[2] == "started":
+        pool.submit({i: b"Subject: x\\r\\n\\r\\nbody" for i in range(10)}).results()
+    else:  # the worker is still starting (importing) when this process ends
+        pool._ready().submit(sum, ())
     print(*pool._executor._processes, flush=True)  # the worker pids, for the test
     time.sleep(60)
 """
 
 
-def test_workers_end_when_the_daemon_is_killed(tmp_path: Path) -> None:
-    """SIGKILL leaves no orphan: a worker notices its parent is gone and exits."""
+@pytest.mark.parametrize("when", ["started", "starting"])
+def test_workers_end_when_the_daemon_is_killed(tmp_path: Path, when: str) -> None:
+    """SIGKILL leaves no orphan: a worker notices its parent is gone and exits, even one
+    that was still starting when the daemon died."""
     script = tmp_path / "owner.py"
     script.write_text(_OWNER, encoding="utf-8")
     owner = subprocess.Popen(
-        [sys.executable, str(script), str(ROOT / "rules")],
+        [sys.executable, str(script), str(ROOT / "rules"), when],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
