@@ -109,7 +109,7 @@ def load_rules(directory: Path) -> RuleSet:
         raise RulesError(problems)
     readers = {name: Reader(str(directory / name), problems) for name in RULE_FILES}
     groups = _groups(roots["groups.yaml"], readers["groups.yaml"])
-    staff, parents, domains, parent_phrases = _people(
+    staff, parents, domains, parent_phrases, not_parent = _people(
         roots["people.yaml"], readers["people.yaml"], groups
     )
     topics = _topics(roots["topics.yaml"], readers["topics.yaml"])
@@ -123,6 +123,7 @@ def load_rules(directory: Path) -> RuleSet:
         parents=parents,
         domains=domains,
         parent_phrases=parent_phrases,
+        not_parent_phrases=not_parent,
         groups=groups,
         topics=topics,
         kinds=kinds,
@@ -171,8 +172,8 @@ _STAFF_ROLES: tuple[str, ...] = ("leadership", "it", "teacher", "staff")
 
 def _people(
     root: Node, r: Reader, groups: dict[str, Group]
-) -> tuple[dict[str, Person], dict[str, Parent], tuple[DomainRole, ...], PhraseSet]:
-    keys = ("staff", "parents", "domains", "parent_phrases")
+) -> tuple[dict[str, Person], dict[str, Parent], tuple[DomainRole, ...], PhraseSet, PhraseSet]:
+    keys = ("staff", "parents", "domains", "parent_phrases", "not_parent_phrases")
     top = r.mapping(root, "people.yaml", keys, ("staff",))
     seen: dict[str, int] = {}
     staff: dict[str, Person] = {}
@@ -192,7 +193,8 @@ def _people(
         parents[address] = Parent(address, name, _opt(r, m, "child"), _opt(r, m, "class"))
     domains = tuple(_domain(r, item) for item in r.seq(top.get("domains"), "domains"))
     phrases = _phrases(r, top.get("parent_phrases"), "parent_phrases", "parent")
-    return staff, parents, tuple(d for d in domains if d), phrases
+    others = _phrases(r, top.get("not_parent_phrases"), "not_parent_phrases", "not_parent")
+    return staff, parents, tuple(d for d in domains if d), phrases, others
 
 
 def _opt(r: Reader, m: dict[str, Node], key: str) -> str:

@@ -162,6 +162,9 @@ class RuleSet:
     urgent: UrgentRules
     routing: Routing
     scoring: Scoring = field(default_factory=Scoring)
+    #: How a stranger presents as someone else than a parent ("cựu học sinh", "bố mẹ em":
+    #: the writer's own parents); they outweigh :attr:`parent_phrases`.
+    not_parent_phrases: PhraseSet = field(default_factory=lambda: PhraseSet({}, {}))
     sources: tuple[str, ...] = ()
     index: PhraseIndex = field(init=False, repr=False, compare=False)
 
@@ -173,6 +176,7 @@ class RuleSet:
         """Every phrase set the classifier asks about, by name (see :func:`topic_set`)."""
         sets = {
             "parent": self.parent_phrases,
+            "not_parent": self.not_parent_phrases,
             "submission": self.kinds.submission,
             "feedback": self.kinds.feedback,
             "approval": self.kinds.approval,

@@ -276,6 +276,13 @@ def test_a_caption_of_some_length_still_makes_photos_media(rules: RuleSet) -> No
             "UBND xã trân trọng kính mời đại diện nhà trường dự lễ khánh thành nhà văn hóa.",
             "other",
         ),
+        (
+            "vanphong.sogddt@gmail.com",
+            "Xác thực hộp thư công vụ",
+            "Hộp thư chưa xác thực sẽ bị tạm khóa. Đề nghị đăng nhập bằng mật khẩu hiện tại "
+            "tại đường dẫn sau để hoàn tất xác thực. Việc này khẩn.",
+            "other",
+        ),
         (  # a parent quoting a price is heard, not set aside
             "hungnv.ph@gmail.com",
             "Báo giá đồng phục",
@@ -412,6 +419,14 @@ def test_a_reply_subject_names_the_message_answered(rules: RuleSet) -> None:
         rules,
     )  # fmt: skip
     assert c.kind == "feedback", c.reasons
+
+
+def test_a_former_pupil_speaking_of_their_parents_is_not_a_parent(rules: RuleSet) -> None:
+    """A pupil's "bố mẹ em" is their own parents: the parent phrase in it does not count."""
+    former = "Em là cựu học sinh khóa 2010. Hồi đó thầy đến tận nhà thuyết phục bố mẹ em."
+    assert classify(mail(sender="hanh.kr@gmail.com", text=former), rules).role == "unknown"
+    parent = "Tôi là mẹ em Khang lớp 8B, muốn hỏi về học phí."
+    assert classify(mail(sender="lan.kr@gmail.com", text=parent), rules).role == "parent"
 
 
 def test_a_parent_speaking_of_homework_writes_feedback(rules: RuleSet) -> None:
