@@ -19,13 +19,13 @@ chain, without its shared mutable state):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailbot.core.automatic import automatic_reasons
 from mailbot.core.matching import Match
 from mailbot.core.model import Attachment, Classification, Kind, Mail, Role
+from mailbot.core.quotes import is_reply_subject
 from mailbot.core.rules import RuleSet, topic_set
 from mailbot.core.text import analyse
 from mailbot.core.trust import TrustPolicy, TrustVerdict, trust_verdict
@@ -38,7 +38,6 @@ _MIN_INLINE_PICTURE_BYTES = 10_000
 _OTHER_MIN = 3.0  # one strong phrase, or three ordinary ones
 _AGREEMENT_MAX_WORDS = 40
 _INCIDENT_TOPICS = ("VII", "XI")
-_REPLY_SUBJECT = re.compile(r"\s*(?:re|tl|trả lời|aw|sv)\s*:", re.IGNORECASE)
 # Parents write to be heard: in every labelled corpus their mail is feedback or
 # photos, never an article, so "bài tập" and "tin nhắn" must not make one.
 _SENDER_FEEDBACK_BONUS: dict[Role, float] = {"parent": 3.0, "unknown": 1.0}
@@ -272,7 +271,7 @@ def _kind_content(ev: Evidence, rules: RuleSet, role: Role, reasons: list[str]) 
 def _submission_score(ev: Evidence, rules: RuleSet, role: Role) -> tuple[float, str]:
     s = rules.scoring
     # "Re: Bài tin …" names the message answered, not this one.
-    subject = [] if _REPLY_SUBJECT.match(ev.mail.subject) else ev.subject.get("submission", [])
+    subject = [] if is_reply_subject(ev.mail.subject) else ev.subject.get("submission", [])
     text = ev.text.get("submission", [])
     score = s.subject * _score(subject) + s.text * _score(text)
     why = [_names(subject + text)] if subject or text else []
@@ -399,10 +398,10 @@ def _urgent(
         return False, ()
     dampers = ev.subject.get("damper", []) + ev.text.get("damper", [])
     score = _score(signals, 2) - u.damper_weight * _score(dampers, 2)
-    reported = kind == "feedback" or not dampers
-    urgent = score >= u.threshold and reported
+    above = score >= u.threshold
+    urgent = above and (kind == "feedback" or not dampers)
     damped = f"; damped by {_names(dampers)}" if dampers else ""
-    if score >= u.threshold and not reported:
+    if above and not urgent:
         damped += f"; a {kind} that speaks of prevention"
     verdict = "urgent" if urgent else "not urgent"
     reasons.append(f"{verdict}: {score:g} (signals {_names(signals)}{damped})")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Extract", "is_forward_subject", "new_text"]
+__all__ = ["Extract", "is_forward_subject", "is_reply_subject", "new_text"]
 
 _ATTRIBUTION_START = re.compile(r"\s*(?:vào|on|lúc)\b", re.IGNORECASE)
 _ATTRIBUTION_END = re.compile(r"(?:đã viết|wrote)\s*:?\s*$", re.IGNORECASE)
@@ -53,6 +53,8 @@ _MOBILE_SIGNATURE = re.compile(
 # Outlook marks a forward only in the subject (FW:, Vietnamese CT: for chuyển tiếp);
 # its body has the same From/Sent block as a reply.
 _FORWARD_SUBJECT = re.compile(r"\s*(?:fw|fwd|ct)\s*:", re.IGNORECASE)
+# Re:, and the Vietnamese (TL: trả lời), German and Scandinavian clients' prefixes.
+_REPLY_SUBJECT = re.compile(r"\s*(?:re|tl|trả lời|aw|sv)\s*:", re.IGNORECASE)
 # First letters of every marker above, lower-cased, for the cheap pre-check.
 _QUOTE_STARTS = ("-", "_", "vào", "on", "lúc", "from", "từ", "người gửi", "begin", "bắt đầu")
 _SIGNATURE_STARTS = ("sent ", "get outlook", "được gửi", "gửi từ", "gởi từ")
@@ -100,14 +102,19 @@ def _is_outlook_block(lines: list[str], index: int) -> bool:
     return False
 
 
-def _find_cut(lines: list[str]) -> tuple[int, bool] | None:
-    """The first line where quoted history or a forward starts: (index, is_forward)."""
+def _find_cut(lines: list[str], *, forward: bool = False) -> tuple[int, bool] | None:
+    """The first line where quoted history or a forward starts: (index, is_forward).
+
+    With ``forward`` (the subject forwards), an Outlook header block starts a forward.
+    """
     for index, line in enumerate(lines):
         if not line or line[0] == ">" or not _may_start_quote(line):
             continue
         if _FORWARD.match(line):
             return index, True
-        if _is_outlook_block(lines, index) or _is_attribution(lines, index):
+        if _is_outlook_block(lines, index):
+            return index, forward
+        if _is_attribution(lines, index):
             return index, False
     return None
 
@@ -163,6 +170,12 @@ def is_forward_subject(subject: str) -> bool:
     return _FORWARD_SUBJECT.match(subject) is not None
 
 
+def is_reply_subject(subject: str) -> bool:
+    """True when the subject's outermost prefix answers (``Re:``, ``TL:``): the rest of it
+    names the message answered."""
+    return _REPLY_SUBJECT.match(subject) is not None
+
+
 def new_text(body: str, *, forward: bool = False) -> Extract:
     """The text the writer typed, or the forwarded content for a forward.
 
@@ -170,11 +183,11 @@ def new_text(body: str, *, forward: bool = False) -> Extract:
     Outlook header block the start of forwarded content, not of quoted history.
     """
     lines = body.split("\n")
-    cut = _find_cut(lines)
-    outlook_forward = forward and cut is not None and _is_outlook_block(lines, cut[0])
-    if cut is None or not (cut[1] or outlook_forward):
+    cut = _find_cut(lines, forward=forward)
+    if cut is None or not cut[1]:
         return Extract(_clean(lines if cut is None else lines[: cut[0]]))
     note = _clean(lines[: cut[0]])
-    start = cut[0] if outlook_forward and _HEADER_FROM.match(lines[cut[0]]) else cut[0] + 1
+    # A marker line is skipped; an Outlook block's From line is its header block's first.
+    start = cut[0] if _HEADER_FROM.match(lines[cut[0]]) else cut[0] + 1
     forwarded = _strip_replies(_forward_body(lines, start))
     return Extract("\n\n".join(part for part in (note, forwarded) if part), forwarded=True)

@@ -11,7 +11,7 @@ from mailbot.core.authres import parse_auth_results
 from mailbot.core.decoding import decode_bytes, decode_words, header_text, one_line, quick_nfc
 from mailbot.core.filenames import safe_filename
 from mailbot.core.html_text import html_to_text
-from mailbot.core.quotes import Extract, is_forward_subject, new_text
+from mailbot.core.quotes import Extract, is_forward_subject, is_reply_subject, new_text
 from mailbot.core.text import nfc
 
 # --- quotes -----------------------------------------------------------------------
@@ -62,12 +62,16 @@ def test_forward_markers(marker: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("subject", "forward"),
-    [("FW: Bài viết", True), ("Fwd: ảnh", True), ("CT: Bài viết", True), ("RE: FW: Bài", False),
-     ("Re: Bài viết", False), ("Bài FW: mới", False)],
+    ("subject", "forward", "reply"),
+    [("FW: Bài viết", True, False), ("Fwd: ảnh", True, False), ("CT: Bài viết", True, False),
+     ("RE: FW: Bài", False, True), ("Re: Bài viết", False, True), ("TL: Bài", False, True),
+     ("FW: Re: Bài", True, False), ("Bài FW: mới", False, False),
+     ("Review bài viết", False, False), ("Rèn luyện", False, False)],
 )  # fmt: skip
-def test_forward_subjects(subject: str, forward: bool) -> None:
+def test_forward_and_reply_subjects(subject: str, forward: bool, reply: bool) -> None:
+    """The outermost prefix decides: what follows it names the earlier message."""
     assert is_forward_subject(subject) is forward
+    assert is_reply_subject(subject) is reply
 
 
 _OUTLOOK = (
